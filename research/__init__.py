@@ -1,0 +1,1 @@
+"""research: initialization, BatchNorm, backprop and update rules as pure JAX functions."""
