@@ -140,7 +140,7 @@ def variance_scaling(scale: float, mode: str, distribution: str) -> Initializer:
     def init(key, shape, dtype=jnp.float32):
         fan_in, fan_out = _fans(tuple(shape))
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
-        variance = scale / n
+        variance = scale / n if n else 0.0  # an empty weight has nothing to scale
         if distribution == "normal":
             return math.sqrt(variance) * jax.random.normal(key, shape, dtype)
         limit = math.sqrt(3.0 * variance)

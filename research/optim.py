@@ -8,6 +8,7 @@ Each factory returns ``GradientTransformation(init, update)`` whose ``update`` g
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple, Union
 
 import jax
@@ -19,8 +20,9 @@ from research import registry
 Rate = Union[float, Callable[[jax.Array], jax.Array]]
 
 
-def _rate(lr: Rate, count: jax.Array):
-    return lr(count) if callable(lr) else lr
+def _rate(lr: Rate, count: jax.Array, like: jax.Array):
+    """eta_t in the dtype of ``like``, so a float64 schedule cannot promote float32 state."""
+    return jnp.asarray(lr(count) if callable(lr) else lr).astype(like.dtype)
 
 
 def _zeros_like(params):
@@ -33,8 +35,11 @@ def _check(name: str, value, ok: bool, accepted: str):
 
 
 def _check_lr(lr: Rate):
-    _check("lr", lr, callable(lr) or (isinstance(lr, (int, float)) and lr == lr and lr >= 0),
-           "a number >= 0 or a schedule count -> rate")
+    if callable(lr) or isinstance(lr, jax.core.Tracer):  # schedules, and rates traced per run by the engine
+        return
+    value = lr.item() if isinstance(lr, jax.Array) and lr.ndim == 0 else lr
+    _check("lr", lr, isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
+           "a finite number >= 0 or a schedule count -> rate")
 
 
 class SgdState(NamedTuple):
@@ -51,7 +56,7 @@ def sgd(lr: Rate) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         del params
-        eta = _rate(lr, state.count)
+        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         return jax.tree.map(lambda g: -eta * g, grads), SgdState(count=state.count + 1)
 
     return optax.GradientTransformation(init, update)
@@ -78,7 +83,7 @@ def momentum(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         del params
-        eta = _rate(lr, state.count)
+        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         v = jax.tree.map(lambda v, g: alpha * v + eta * g, state.velocity, grads)
         return jax.tree.map(jnp.negative, v), MomentumState(count=state.count + 1, velocity=v)
 
@@ -101,7 +106,7 @@ def nesterov(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         del params
-        eta = _rate(lr, state.count)
+        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         v = jax.tree.map(lambda v, g: alpha * v + eta * g, state.velocity, grads)
         step = jax.tree.map(lambda v, g: -(alpha * v + eta * g), v, grads)
         return step, MomentumState(count=state.count + 1, velocity=v)
@@ -128,7 +133,7 @@ def adagrad(lr: Rate, eps: float = 1e-10) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         del params
-        eta = _rate(lr, state.count)
+        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         r = jax.tree.map(lambda r, g: r + g * g, state.sum_sq, grads)
         step = jax.tree.map(lambda r, g: -eta * g / jnp.sqrt(r + eps), r, grads)
         return step, AccumulatorState(count=state.count + 1, sum_sq=r)
@@ -148,7 +153,7 @@ def rmsprop(lr: Rate, decay: float = 0.9, eps: float = 1e-8) -> optax.GradientTr
 
     def update(grads, state, params=None):
         del params
-        eta = _rate(lr, state.count)
+        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         r = jax.tree.map(lambda r, g: decay * r + (1 - decay) * g * g, state.sum_sq, grads)
         step = jax.tree.map(lambda r, g: -eta * g / jnp.sqrt(r + eps), r, grads)
         return step, AccumulatorState(count=state.count + 1, sum_sq=r)
@@ -180,7 +185,7 @@ def adam(lr: Rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> opt
 
     def update(grads, state, params=None):
         del params
-        eta = _rate(lr, state.count)
+        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         t = state.count + 1
         mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)
         nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)
