@@ -1,0 +1,74 @@
+"""What each study claims, measured: ``{"id", "claim", "source", "measured", "ci_low", "ci_high", "holds"}``.
+
+A claim's verdict is decided by its confidence interval over seeds, never by the mean alone, and a
+claim that does not hold is reported as such: a measurement disagreeing with the notes is a result.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from research import stats
+
+CHANCE = 0.1
+
+
+def claim(id_: str, text: str, source: str, summary: dict, holds: bool) -> dict:
+    return {"id": id_, "claim": text, "source": source, "measured": summary["mean"],
+            "ci_low": summary["ci_low"], "ci_high": summary["ci_high"], "holds": bool(holds)}
+
+
+def _arm(full, activation: str, init: str) -> str | None:
+    for name, arm in full.arms.items():
+        model = arm.get("model", {})
+        if model.get("activation", full.model.activation) == activation and \
+                model.get("weight_init", full.model.weight_init) == init:
+            return name
+    return None
+
+
+def _final(results, name):
+    alive = results[f"{name}/diverged_at"] < 0
+    return results[f"{name}/val_acc"][alive, -1]
+
+
+def init_study(full, results, summary) -> list[dict]:
+    """Study note 004 (and notes 000-002): zero init stays at chance, small random stalls in the
+    deep sigmoid net, variance-scaled inits train."""
+    out = []
+    activations = sorted({a.get("model", {}).get("activation", full.model.activation) for a in full.arms.values()})
+    for act in activations:
+        zeros = _arm(full, act, "zeros")
+        if zeros:
+            s = stats.mean_ci(_final(results, zeros))
+            out.append(claim(f"init_study.{act}.zeros_at_chance",
+                             f"all-zero init stays at chance ({act}): final validation accuracy below 0.2",
+                             "notes 000-002, 004", s, s["ci_high"] < 0.2))
+        small = _arm(full, act, "small_random")
+        if small:
+            s = stats.mean_ci(_final(results, small))
+            out.append(claim(f"init_study.{act}.small_random_stalls",
+                             f"0.01*randn init stalls in the 4-hidden-layer {act} net: final validation accuracy below 0.2",
+                             "note 004", s, s["ci_high"] < 0.2))
+        scaled = [n for n in (_arm(full, act, i) for i in ("lecun_normal", "xavier_normal", "he_normal")) if n]
+        if scaled:
+            worst = min((stats.mean_ci(_final(results, n)) for n in scaled), key=lambda s: s["mean"])
+            out.append(claim(f"init_study.{act}.scaled_inits_train",
+                             f"variance-scaled inits (lecun, xavier, he) train the {act} net: the worst of them "
+                             f"reaches final validation accuracy >= 0.8",
+                             "notes 002, 004", worst, worst["ci_low"] >= 0.8))
+    return out
+
+
+STUDIES: dict[str, Callable] = {"init_study": init_study}
+
+
+def for_study(full, results, summary) -> list[dict]:
+    fn = STUDIES.get(full.study)
+    return fn(full, results, summary) if fn else []
+
+
+def final_accuracy(results, name) -> np.ndarray:
+    return _final(results, name)

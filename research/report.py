@@ -1,0 +1,146 @@
+"""Build a workdir's summary, claims, report and figures from its saved arrays alone.
+
+``build(workdir)`` reads ``config.json`` and ``metrics.npz`` (never retrains), writes
+``summary.json`` (per arm: mean and 95% CI over seeds, seed and divergence counts; ``claims``),
+``report.md`` and ``figures/*.png``. ``python -m experiments.report --workdir W`` calls it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ml_collections
+import numpy as np
+
+from research import claims as claims_lib, files, stats
+
+
+def summarize(full, results: dict[str, np.ndarray]) -> dict:
+    """Per arm: final validation and test accuracy, steps to the target accuracy, divergence.
+    Diverged seeds are counted and left out of every mean."""
+    target = full.eval.target_accuracy
+    steps = results["steps"]
+    arms = {}
+    for name in full.arms:
+        val = results[f"{name}/val_acc"]
+        alive = results[f"{name}/diverged_at"] < 0
+        reached = val >= target
+        first = np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
+        arms[name] = {
+            "n_seeds": int(val.shape[0]),
+            "n_diverged": int((~alive).sum()),
+            "final_val_acc": stats.mean_ci(val[alive, -1]),
+            "test_acc": stats.mean_ci(results[f"{name}/test_acc"][alive]),
+            "final_train_loss": stats.mean_ci(results[f"{name}/train_loss"][alive, -1]),
+            "steps_to_target": stats.mean_ci(first[alive]),
+            "n_reached_target": int(reached[alive].any(axis=1).sum()),
+        }
+    return {"target_accuracy": target, "arms": arms}
+
+
+def _band(values: np.ndarray):
+    """Mean and 95% t-interval per column, over the finite rows."""
+    rows = [stats.mean_ci(values[:, j]) for j in range(values.shape[1])]
+    return (np.array([r["mean"] for r in rows]), np.array([r["ci_low"] for r in rows]),
+            np.array([r["ci_high"] for r in rows]))
+
+
+def _activation(full, name):
+    return full.arms[name].get("model", {}).get("activation", full.model.activation)
+
+
+def _figures(full, results, fig_dir) -> list[tuple[str, str]]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(fig_dir, exist_ok=True)
+    out = []
+    acts = list(dict.fromkeys(_activation(full, n) for n in full.arms))
+    steps = results["steps"]
+
+    fig, axes = plt.subplots(1, len(acts), figsize=(6 * len(acts), 4.2), squeeze=False)
+    for ax, act in zip(axes[0], acts):
+        for name in (n for n in full.arms if _activation(full, n) == act):
+            alive = results[f"{name}/diverged_at"] < 0
+            mean, lo, hi = _band(results[f"{name}/val_acc"][alive])
+            line, = ax.plot(steps, mean, label=name)
+            ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.25)
+        ax.axhline(full.eval.target_accuracy, color="grey", ls=":", lw=1)
+        ax.set(title=f"{act}: validation accuracy (mean, 95% CI over {full.seeds} seeds)",
+               xlabel="minibatch step", ylabel="accuracy", ylim=(0, 1))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "val_accuracy.png"), dpi=110)
+    plt.close(fig)
+    out.append(("Validation accuracy during training", "figures/val_accuracy.png"))
+
+    for act in acts:
+        names = [n for n in full.arms if _activation(full, n) == act and f"{n}/init_act_samples" in results]
+        if not names:
+            continue
+        n_layers = results[f"{names[0]}/init_act_samples"].shape[1]
+        fig, axes = plt.subplots(len(names), n_layers, figsize=(2.6 * n_layers, 1.9 * len(names)), squeeze=False)
+        for i, name in enumerate(names):
+            samples = results[f"{name}/init_act_samples"]
+            stds = results[f"{name}/init_act_std"].mean(axis=0)
+            for l in range(n_layers):
+                ax = axes[i, l]
+                ax.hist(samples[:, l].ravel(), bins=full.eval.hist_bins, color="C0")
+                ax.set_yticks([])
+                ax.set_title(f"layer {l + 1}  std {stds[l]:.2g}", fontsize=8)
+                if l == 0:
+                    ax.set_ylabel(name, fontsize=8)
+        fig.suptitle(f"{act}: hidden-layer outputs at initialization (one batch, {samples.shape[0]} seeds pooled)")
+        fig.tight_layout()
+        path = f"figures/init_activations_{act}.png"
+        fig.savefig(os.path.join(fig_dir, os.path.basename(path)), dpi=100)
+        plt.close(fig)
+        out.append((f"Activations at initialization ({act})", path))
+    return out
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _markdown(full, summary, figures, meta) -> str:
+    lines = [f"# {full.study}: report", ""]
+    if meta:
+        lines += [f"{len(full.arms)} arms x {full.seeds} seeds on `{full.data.name}`; wall time "
+                  f"{meta.get('wall_seconds', float('nan')):.0f} s on {len(meta.get('devices', []))} device(s).", ""]
+    if summary["claims"]:
+        lines += ["## Claims", "", _row(["claim", "source", "measured (95% CI)", "holds"]),
+                  _row(["---"] * 4)]
+        for c in summary["claims"]:
+            s = {"mean": c["measured"], "ci_low": c["ci_low"], "ci_high": c["ci_high"]}
+            s = {k: (float("nan") if v is None else v) for k, v in s.items()}
+            lines.append(_row([f"`{c['id']}`: {c['claim']}", c["source"], stats.fmt(s),
+                               "yes" if c["holds"] else "**no**"]))
+        lines.append("")
+    target = summary["target_accuracy"]
+    lines += ["## Arms", "", _row(["arm", "final val acc", "test acc (once)", f"steps to {target:.0%}",
+                                    "reached", "diverged"]), _row(["---"] * 6)]
+    for name, a in summary["arms"].items():
+        lines.append(_row([name, stats.fmt(a["final_val_acc"]), stats.fmt(a["test_acc"]),
+                           stats.fmt(a["steps_to_target"], 0), f"{a['n_reached_target']}/{a['n_seeds']}",
+                           a["n_diverged"]]))
+    lines += ["", "Means over seeds with Student-t 95% intervals; diverged seeds are counted, not averaged. "
+              "Steps to target average over the seeds that reached it. The test split is evaluated once per "
+              "arm, after training; selection never sees it.", ""]
+    for title, path in figures:
+        lines += [f"## {title}", "", f"![{title}]({path})", ""]
+    return "\n".join(lines)
+
+
+def build(workdir: str) -> dict:
+    full = ml_collections.ConfigDict(files.read_json(os.path.join(workdir, "config.json")))
+    results = files.read_npz(os.path.join(workdir, "metrics.npz"))
+    meta_path = os.path.join(workdir, "meta.json")
+    meta = files.read_json(meta_path) if os.path.exists(meta_path) else {}
+    summary = summarize(full, results)
+    summary["claims"] = claims_lib.for_study(full, results, summary)
+    figures = _figures(full, results, os.path.join(workdir, "figures"))
+    files.write_json(os.path.join(workdir, "summary.json"), summary)
+    files.write_text(os.path.join(workdir, "report.md"), _markdown(full, summary, figures, meta))
+    return summary

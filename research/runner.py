@@ -1,0 +1,304 @@
+"""Run a whole study: every arm x every seed, as few compiled programs as the shapes allow.
+
+Arms whose static structure matches (see ``config.static_key``) form a *group*: one compiled
+program over ``arms x seeds`` runs, the seed axis sharded over all devices. Groups run in sequence.
+Each group trains in chunks of one epoch; after every chunk its state and metrics are
+checkpointed with orbax, so rerunning the same command on the same workdir resumes where it
+stopped and gives bitwise the same numbers. A finished group writes ``groups/<id>/results.npz``
+(atomically) and is never recomputed. The test split is evaluated once per arm, after training,
+through the dataset's sealed test split.
+
+Workdir: ``config.json``, ``meta.json``, ``metrics.npz``, ``summary.json``, ``report.md``,
+``figures/``, and ``groups/`` with the per-group results and checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from research import config as config_lib, data as data_lib, files, mlp, report, train as train_lib
+
+HIST_SAMPLES = 4000  # post-activation values kept per layer and seed for the init histograms
+
+
+class WorkdirError(ValueError):
+    """The workdir holds something this run must not touch."""
+
+
+def run_keys(seed: int, seeds: int) -> jax.Array:
+    """One key per seed index, shared by every arm: paired comparisons see the same init noise
+    stream and the same minibatch order."""
+    base = jax.random.key(seed)
+    return jax.vmap(lambda s: jax.random.fold_in(base, s))(jnp.arange(seeds))
+
+
+def groups_of(full) -> list[tuple[str, list[str]]]:
+    """Arms grouped by static structure, in config order; ids are stable across reruns."""
+    by_key: dict[str, list[str]] = {}
+    for name in full.arms:
+        by_key.setdefault(config_lib.static_key(config_lib.resolve(full, name)), []).append(name)
+    out = []
+    for i, (key, names) in enumerate(by_key.items()):
+        digest = hashlib.sha1((key + repr(names)).encode()).hexdigest()[:8]
+        out.append((f"g{i}-{digest}", names))
+    return out
+
+
+def _mesh():
+    return Mesh(np.asarray(jax.devices()), ("runs",))
+
+
+def _shard(tree, mesh):
+    runs = NamedSharding(mesh, P("runs"))
+    return jax.device_put(tree, runs)
+
+
+def _pad(tree, total: int):
+    """Repeat the first run until the leading axis is ``total`` long (devices must divide it)."""
+    def pad(a):
+        extra = total - a.shape[0]
+        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[:1], extra, axis=0)])
+    return jax.tree.map(pad, tree)
+
+
+def _one_shot(fn, *args):
+    """Compile and run a program used once (init, histograms): XLA's backend optimizations cost
+    seconds per random draw at compile time and buy nothing for a single call."""
+    return jax.jit(fn).lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})(*args)
+
+
+def _init_activations(arm_spec, params, bn_state, x, bins_key):
+    """Per hidden layer at init: mean, std, a subsample of post-activation values (one run)."""
+    _, _, trace = mlp.forward(params, bn_state, x, arm_spec, train=True)
+    means = jnp.stack([jnp.mean(a) for a in trace.post]) if trace.post else jnp.zeros((0,))
+    stds = jnp.stack([jnp.std(a) for a in trace.post]) if trace.post else jnp.zeros((0,))
+    samples = [jax.random.choice(jax.random.fold_in(bins_key, l), a.ravel(), (HIST_SAMPLES,), replace=a.size < HIST_SAMPLES)
+               for l, a in enumerate(trace.post)]
+    return means, stds, (jnp.stack(samples) if samples else jnp.zeros((0, HIST_SAMPLES)))
+
+
+class GroupRunner:
+    """Trains one group, checkpointing after every epoch."""
+
+    def __init__(self, gid, arm_names, full, dataset, workdir, progress=None, log=print):
+        self.gid, self.arm_names, self.full, self.dataset = gid, arm_names, full, dataset
+        self.dir = os.path.join(workdir, "groups", gid)
+        self.progress, self.log = progress, log
+        self.arms = {a: config_lib.resolve(full, a) for a in arm_names}
+        first = self.arms[arm_names[0]]
+        n_train, dim = dataset.train.x.shape
+        self.program = train_lib.program(first, n_train, dim, dataset.num_classes)
+        self.specs = {a: config_lib.spec(c, dim, dataset.num_classes) for a, c in self.arms.items()}
+        self.seeds = full.seeds
+        self.n_runs = len(arm_names) * self.seeds
+        n_dev = len(jax.devices())
+        self.n_padded = -(-self.n_runs // n_dev) * n_dev
+        self.epochs = first.train.epochs
+        self.dtype = jnp.dtype(first.train.dtype)
+        self.compile_seconds = 0.0
+        self.train_seconds = 0.0
+
+    @property
+    def results_path(self):
+        return os.path.join(self.dir, "results.npz")
+
+    def _initial(self, keys):
+        carries, hypers = [], []
+        for name in self.arm_names:
+            arm, spec = self.arms[name], self.specs[name]
+            h = train_lib.hyper(arm)
+            carries.append(_one_shot(jax.vmap(lambda k: self.program.init(k, h.init_scale, spec)), keys))
+            hypers.append(jax.tree.map(lambda v: jnp.full((self.seeds,), v), h))
+        cat = lambda *xs: jnp.concatenate(xs)
+        carry = jax.tree.map(cat, *carries)
+        hyper = jax.tree.map(cat, *hypers)
+        run_keys_all = jnp.concatenate([keys] * len(self.arm_names))
+        return carry, hyper, run_keys_all
+
+    def _init_histograms(self, carry, keys, x):
+        """Hidden-layer outputs at initialization for the first ``hist_seeds`` seeds of each arm,
+        read off the very parameters training started from, in one program for the group."""
+        hs = min(self.full.eval.hist_seeds, self.seeds)
+        if hs == 0:
+            return {}
+        rows = np.concatenate([np.arange(hs) + i * self.seeds for i in range(len(self.arm_names))])
+        pick = lambda a: jnp.asarray(a)[rows]
+        hkeys = jnp.concatenate([keys[:hs]] * len(self.arm_names))
+        fn = jax.vmap(lambda p, b, k: _init_activations(self.program.spec, p, b, x, jax.random.fold_in(k, 7)),
+                      in_axes=(0, 0, 0))
+        means, stds, samples = _one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
+        out = {}
+        for i, name in enumerate(self.arm_names):
+            sl = slice(i * hs, (i + 1) * hs)
+            out[f"{name}/init_act_mean"] = np.asarray(means[sl])
+            out[f"{name}/init_act_std"] = np.asarray(stds[sl])
+            out[f"{name}/init_act_samples"] = np.asarray(samples[sl], np.float32)
+        return out
+
+    def run(self) -> dict[str, np.ndarray]:
+        if os.path.exists(self.results_path):
+            return files.read_npz(self.results_path)
+        import orbax.checkpoint as ocp  # imported here: costs a second, and only training needs it
+
+        prog, ds = self.program, self.dataset
+        keys = run_keys(self.full.seed, self.seeds)
+        data = (jnp.asarray(ds.train.x, self.dtype), jnp.asarray(ds.train.y),
+                jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
+        carry, hyper, rkeys = self._initial(keys)
+        self.init_hist = self._init_histograms(carry, keys, data[2])
+        mesh = _mesh()
+        carry, hyper, rkeys = (_shard(_pad(t, self.n_padded), mesh) for t in (carry, hyper, rkeys))
+        n_eval = self.epochs * prog.evals_per_epoch
+        metrics = {k: np.full((self.n_padded, n_eval), np.nan, np.float64)
+                   for k in train_lib.Metrics._fields}
+        start_epoch = 0
+
+        manager = ocp.CheckpointManager(
+            os.path.abspath(os.path.join(self.dir, "ckpt")),
+            options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
+        if manager.latest_step() is not None:
+            target = {"carry": carry, "metrics": metrics, "epoch": np.int64(0)}
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+            restored = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(abstract))
+            carry = _shard(restored["carry"], mesh)
+            metrics = {k: np.asarray(v) for k, v in restored["metrics"].items()}
+            start_epoch = int(restored["epoch"])
+            self.log(f"[{self.gid}] resuming at epoch {start_epoch}/{self.epochs}")
+
+        chunk = jax.jit(jax.vmap(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None)), donate_argnums=0)
+        t0 = time.perf_counter()
+        compiled = chunk.lower(carry, hyper, rkeys, jnp.int32(0), *data).compile()
+        self.compile_seconds = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        for epoch in range(start_epoch, self.epochs):
+            carry, m = compiled(carry, hyper, rkeys, jnp.int32(epoch), *data)
+            sl = slice(epoch * prog.evals_per_epoch, (epoch + 1) * prog.evals_per_epoch)
+            for k in metrics:
+                metrics[k][:, sl] = np.asarray(getattr(m, k))
+            manager.save(epoch + 1, args=ocp.args.StandardSave(
+                {"carry": carry, "metrics": metrics, "epoch": np.int64(epoch + 1)}))
+            manager.wait_until_finished()
+            if self.progress is not None:
+                self.progress(self.n_runs * prog.steps_per_epoch)
+        self.train_seconds = time.perf_counter() - t0
+
+        results = self._finish(carry, metrics, keys, data)
+        files.write_npz(self.results_path, results)
+        manager.close()
+        shutil.rmtree(os.path.join(self.dir, "ckpt"), ignore_errors=True)
+        return results
+
+    def _finish(self, carry, metrics, keys, data) -> dict[str, np.ndarray]:
+        prog = self.program
+        carry = jax.tree.map(lambda a: np.asarray(a)[: self.n_runs], carry)
+        test_eval = jax.jit(jax.vmap(prog.evaluate, in_axes=(0, 0, None, None)))
+        evals = np.arange(1, self.epochs * prog.evals_per_epoch + 1) * prog.steps_per_eval
+        out = {"steps": evals}
+        for i, name in enumerate(self.arm_names):
+            rows = slice(i * self.seeds, (i + 1) * self.seeds)
+            params = jax.tree.map(lambda a: a[rows], carry.params)
+            bn = jax.tree.map(lambda a: a[rows], carry.bn_state)
+            # The one use of the test split for this arm; the sealed split counts and refuses a second.
+            loss, acc = self.dataset.test.evaluate(
+                lambda x, y: test_eval(params, bn, jnp.asarray(x, self.dtype), jnp.asarray(y)), label=name)
+            out[f"{name}/test_loss"] = np.asarray(loss)
+            out[f"{name}/test_acc"] = np.asarray(acc)
+            out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
+            for k, v in metrics.items():
+                out[f"{name}/{k}"] = v[rows]
+        out.update(self.init_hist)
+        out["compile_seconds"] = np.float64(self.compile_seconds)
+        out["train_seconds"] = np.float64(self.train_seconds)
+        return out
+
+
+def _meta(full, started, groups, rates) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    import flax, optax  # versions only
+    return {
+        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jax.lib.__version__
+                     if hasattr(jax.lib, "__version__") else "", "optax": optax.__version__, "flax": flax.__version__,
+                     "numpy": np.__version__},
+        "devices": [str(d) for d in jax.devices()],
+        "git_commit": commit or None,
+        "wall_seconds": time.time() - started,
+        "groups": groups,
+        "seed_steps_per_second": rates,
+    }
+
+
+def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None] = print,
+        progress: bool = True) -> dict:
+    """Validate, load data, train every group (resuming what a previous run left), write outputs."""
+    started = time.time()
+    config_lib.validate(config)
+    full = config_lib.merged(config)
+    resolved = {a: config_lib.resolve(full, a) for a in full.arms}
+    if any(c.train.dtype == "float64" for c in resolved.values()):
+        jax.config.update("jax_enable_x64", True)
+    dataset = data_lib.load(full.data)
+    groups = groups_of(full)
+    n_train, dim = dataset.train.x.shape
+    for name, arm in resolved.items():  # cross-checks that need the data's size, before any file
+        train_lib.program(arm, n_train, dim, dataset.num_classes)
+    config_json = full.to_dict()
+    cfg_path = os.path.join(workdir, "config.json")
+    if os.path.exists(cfg_path) and not overwrite:
+        if files.read_json(cfg_path) != files._finite(_jsonable(config_json)):
+            raise WorkdirError(f"workdir {workdir} holds a run of a different config; "
+                               f"accepted: the same config, another --workdir, or --overwrite")
+    elif os.path.exists(cfg_path) and overwrite:
+        shutil.rmtree(os.path.join(workdir, "groups"), ignore_errors=True)
+    files.write_json(cfg_path, config_json)
+
+    total = sum(len(names) * full.seeds * resolved[names[0]].train.epochs *
+                (n_train // resolved[names[0]].train.batch_size // resolved[names[0]].train.evals_per_epoch *
+                 resolved[names[0]].train.evals_per_epoch) for _, names in groups)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, unit="seed-step", unit_scale=True, dynamic_ncols=True,
+                   desc=os.path.basename(os.path.normpath(workdir)))
+    results: dict[str, np.ndarray] = {}
+    group_meta, rates = {}, {}
+    try:
+        for gid, names in groups:
+            runner = GroupRunner(gid, names, full, dataset, workdir, progress=bar.update if bar else None, log=log)
+            already = os.path.exists(runner.results_path)
+            if bar is not None and already:
+                bar.update(runner.n_runs * runner.program.steps_per_epoch * runner.epochs)
+            res = runner.run()
+            steps = runner.n_runs * runner.program.steps_per_epoch * runner.epochs
+            group_meta[gid] = {"arms": names, "compile_seconds": float(res["compile_seconds"]),
+                               "train_seconds": float(res["train_seconds"]), "seed_steps": steps}
+            rates[gid] = steps / float(res["train_seconds"]) if float(res["train_seconds"]) > 0 else None
+            for k, v in res.items():
+                if "/" in k or k == "steps":
+                    results[k] = v
+    finally:
+        if bar is not None:
+            bar.close()
+    files.write_npz(os.path.join(workdir, "metrics.npz"), results)
+    files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, group_meta, rates))
+    return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(files._finite(obj), default=files._json_default))

@@ -1,0 +1,34 @@
+"""Across-seed summaries: mean with a Student-t 95% confidence interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def mean_ci(values, level: float = 0.95) -> dict:
+    """Mean of the finite ``values`` and the two-sided t interval; ``n`` counts what was used.
+
+    With one value (or identical values) the interval collapses to the mean; with none every
+    number is NaN.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    n = int(v.size)
+    if n == 0:
+        return {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+    mean = float(v.mean())
+    if n == 1:
+        return {"mean": mean, "ci_low": mean, "ci_high": mean, "n": 1}
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+
+
+def fmt(summary: dict, digits: int = 3) -> str:
+    """'0.912 ± 0.004' (half-width of the interval)."""
+    if not math.isfinite(summary["mean"]):
+        return "n/a"
+    half = (summary["ci_high"] - summary["ci_low"]) / 2
+    return f"{summary['mean']:.{digits}f} ± {half:.{digits}f}"
