@@ -40,7 +40,7 @@ def defaults() -> ml_collections.ConfigDict:
                   "bn_momentum": 0.9, "bn_eps": 1e-5},
         "train": {"optimizer": "momentum", "optimizer_kwargs": {"alpha": 0.9}, "lr": 0.05, "l2": 0.0,
                   "init_scale": 1.0, "batch_size": 64, "epochs": 5, "evals_per_epoch": 4,
-                  "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32"},
+                  "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32", "runs_per_call": 32},
         "eval": {"target_accuracy": 0.9, "hist_seeds": 4, "hist_bins": 60},
         "arms": {},
     })
@@ -113,6 +113,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.loss": _one_of(losses.LOSSES),
     "train.grad": _one_of(GRADS),
     "train.dtype": _one_of(DTYPES),
+    "train.runs_per_call": _int(1),
     "eval.target_accuracy": _num(0, 1, lo_open=True, hi_open=False),
     "eval.hist_seeds": _int(0),
     "eval.hist_bins": _int(2),

@@ -104,7 +104,13 @@ class GroupRunner:
         self.seeds = full.seeds
         self.n_runs = len(arm_names) * self.seeds
         n_dev = len(jax.devices())
-        self.n_padded = -(-self.n_runs // n_dev) * n_dev
+        # Runs go through the compiled program in slices of equal size (a multiple of the device
+        # count): a slice's parameters stay in cache, which measured ~1.5x the throughput of one
+        # call over a 192-run group on 2 CPU cores. Same shapes, so one compile serves all slices.
+        per_call = min(first.train.runs_per_call, self.n_runs)
+        self.slice_size = -(-per_call // n_dev) * n_dev
+        self.n_slices = -(-self.n_runs // self.slice_size)
+        self.n_padded = self.n_slices * self.slice_size
         self.epochs = first.train.epochs
         self.dtype = jnp.dtype(first.train.dtype)
         self.compile_seconds = 0.0
@@ -159,7 +165,7 @@ class GroupRunner:
         carry, hyper, rkeys = self._initial(keys)
         self.init_hist = self._init_histograms(carry, keys, data[2])
         mesh = _mesh()
-        carry, hyper, rkeys = (_shard(_pad(t, self.n_padded), mesh) for t in (carry, hyper, rkeys))
+        carry, hyper, rkeys = (self._slices(_pad(t, self.n_padded), mesh) for t in (carry, hyper, rkeys))
         n_eval = self.epochs * prog.evals_per_epoch
         metrics = {k: np.full((self.n_padded, n_eval), np.nan, np.float64)
                    for k in train_lib.Metrics._fields}
@@ -172,22 +178,24 @@ class GroupRunner:
             target = {"carry": carry, "metrics": metrics, "epoch": np.int64(0)}
             abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
             restored = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(abstract))
-            carry = _shard(restored["carry"], mesh)
+            carry = [_shard(c, mesh) for c in restored["carry"]]
             metrics = {k: np.asarray(v) for k, v in restored["metrics"].items()}
             start_epoch = int(restored["epoch"])
             self.log(f"[{self.gid}] resuming at epoch {start_epoch}/{self.epochs}")
 
         chunk = jax.jit(jax.vmap(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None)), donate_argnums=0)
         t0 = time.perf_counter()
-        compiled = chunk.lower(carry, hyper, rkeys, jnp.int32(0), *data).compile()
+        compiled = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
         self.compile_seconds = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         for epoch in range(start_epoch, self.epochs):
-            carry, m = compiled(carry, hyper, rkeys, jnp.int32(epoch), *data)
-            sl = slice(epoch * prog.evals_per_epoch, (epoch + 1) * prog.evals_per_epoch)
-            for k in metrics:
-                metrics[k][:, sl] = np.asarray(getattr(m, k))
+            cols = slice(epoch * prog.evals_per_epoch, (epoch + 1) * prog.evals_per_epoch)
+            for i in range(self.n_slices):
+                carry[i], m = compiled(carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
+                rows = slice(i * self.slice_size, (i + 1) * self.slice_size)
+                for k in metrics:
+                    metrics[k][rows, cols] = np.asarray(getattr(m, k))
             manager.save(epoch + 1, args=ocp.args.StandardSave(
                 {"carry": carry, "metrics": metrics, "epoch": np.int64(epoch + 1)}))
             manager.wait_until_finished()
@@ -201,9 +209,13 @@ class GroupRunner:
         shutil.rmtree(os.path.join(self.dir, "ckpt"), ignore_errors=True)
         return results
 
+    def _slices(self, tree, mesh) -> list:
+        size = self.slice_size
+        return [_shard(jax.tree.map(lambda a: a[i * size:(i + 1) * size], tree), mesh) for i in range(self.n_slices)]
+
     def _finish(self, carry, metrics, keys, data) -> dict[str, np.ndarray]:
         prog = self.program
-        carry = jax.tree.map(lambda a: np.asarray(a)[: self.n_runs], carry)
+        carry = jax.tree.map(lambda *a: np.concatenate([np.asarray(x) for x in a])[: self.n_runs], *carry)
         test_eval = jax.jit(jax.vmap(prog.evaluate, in_axes=(0, 0, None, None)))
         evals = np.arange(1, self.epochs * prog.evals_per_epoch + 1) * prog.steps_per_eval
         out = {"steps": evals}

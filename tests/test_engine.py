@@ -1,0 +1,269 @@
+"""The engine: vmapped seeds, hand vs autodiff gradients, divergence, compile counts, resume,
+sharding over forced host devices, outputs, and bad input refused before anything runs."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from research import config as config_lib, data, files, runner, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _init_study():
+    spec = importlib.util.spec_from_file_location("init_study", os.path.join(ROOT, "configs", "init_study.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.get_config()
+
+
+def tiny_config(**train_overrides):
+    """The init study shrunk: 3 arms, 3 seeds, 2 epochs on 192 training images, a small net."""
+    c = _init_study()
+    c.seeds = 3
+    c.data.limit_train = 192
+    c.data.n_val = 100
+    c.data.n_test = 100
+    c.model.hidden = (16, 8)
+    c.train.epochs = 2
+    c.train.batch_size = 32
+    c.train.evals_per_epoch = 2
+    c.eval.hist_seeds = 2
+    c.arms = {"relu-he": {"model": {"activation": "relu", "weight_init": "he_normal"}, "train": {"lr": 0.05}},
+              "relu-zeros": {"model": {"activation": "relu", "weight_init": "zeros"}, "train": {"lr": 0.05}},
+              "tanh-xavier": {"model": {"activation": "tanh", "weight_init": "xavier_normal"}, "train": {"lr": 0.1}}}
+    c.train.update(train_overrides)
+    return c
+
+
+def _dataset(n_train=96, dtype=np.float64):
+    images = (np.arange(300 * 784) * 7919 % 256).reshape(300, 784).astype(np.uint8)
+    labels = (np.arange(300) % 10).astype(np.int32)
+    return data.make_splits(images, labels, jax.random.key(0), n_val=60, n_test=60, name="synthetic", dtype=dtype,
+                            limit_train=n_train)
+
+
+def _arm(**train):
+    c = tiny_config(**train)
+    c.arms = {"a": {"model": {"activation": "tanh", "weight_init": "xavier_normal"}, "train": {"lr": 0.05}}}
+    return config_lib.resolve(config_lib.merged(c), "a")
+
+
+def test_vmapped_seeds_equal_single_runs():
+    arm = _arm(dtype="float64")
+    jax.config.update("jax_enable_x64", True)
+    fn = train.make_train(arm, _dataset())
+    keys = jax.random.split(jax.random.key(1), 3)
+    carry, metrics = jax.jit(jax.vmap(fn))(keys)
+    chex.assert_shape(metrics.val_acc, (3, arm.train.epochs, arm.train.evals_per_epoch))
+    for i in range(3):
+        c1, m1 = jax.jit(fn)(keys[i])
+        chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], metrics), m1, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(metrics.train_loss[0], metrics.train_loss[1])  # seeds differ
+
+
+def test_hand_and_autodiff_gradients_give_the_same_training_curve():
+    jax.config.update("jax_enable_x64", True)
+    ds = _dataset()
+    for batchnorm in (False, True):
+        curves = []
+        for grad in ("autodiff", "hand"):
+            arm = _arm(dtype="float64", grad=grad)
+            arm.model.batchnorm = batchnorm
+            _, m = jax.jit(train.make_train(arm, ds))(jax.random.key(3))
+            curves.append(m)
+        chex.assert_trees_all_close(curves[0], curves[1], rtol=1e-9, atol=1e-12)
+
+
+def test_diverging_seed_is_frozen_and_leaves_others_untouched():
+    ds = _dataset(dtype=np.float32)
+    arm = _arm()
+    prog = train.program(arm, *ds.train.x.shape, ds.num_classes)
+    spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    args = (jnp.asarray(ds.train.x), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x), jnp.asarray(ds.val.y))
+    keys = jax.random.split(jax.random.key(0), 2)
+
+    def run(lrs):
+        n = len(lrs)
+        hyper = train.Hyper(jnp.asarray(lrs, jnp.float32), jnp.zeros(n), jnp.ones(n))
+        carry = jax.vmap(lambda k: prog.init(k, 1.0, spec))(keys[:n])
+        chunk = jax.jit(jax.vmap(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None)))
+        out = []
+        for e in range(2):
+            carry, m = chunk(carry, hyper, keys[:n], jnp.int32(e), *args)
+            out.append(m)
+        return carry, jax.tree.map(lambda *a: jnp.concatenate(a, axis=1), *out)
+
+    carry, m = run([0.05, 1e30])
+    alone_carry, alone = run([0.05])
+    assert int(carry.diverged_at[0]) == -1 and int(carry.diverged_at[1]) >= 0
+    assert all(bool(jnp.all(jnp.isfinite(leaf[1]))) for leaf in jax.tree.leaves(carry.params))
+    assert np.isnan(np.asarray(m.train_loss[1, -1]))
+    chex.assert_trees_all_close(jax.tree.map(lambda a: a[0], m), jax.tree.map(lambda a: a[0], alone),
+                                rtol=1e-6, atol=1e-7)
+
+
+def _count_backend_compiles():
+    events = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, *_a, **_k: events.append(name) if name == "/jax/core/compile/backend_compile_duration" else None)
+    return events
+
+
+def test_chunks_do_not_recompile(tmp_path):
+    """Doubling the epochs adds chunks, never compiles: the chunk program is compiled once."""
+    events = _count_backend_compiles()
+    counts = []
+    for epochs in (1, 3):
+        c = tiny_config(epochs=epochs)
+        before = len(events)
+        runner.run(c, str(tmp_path / f"e{epochs}"), progress=False, log=lambda *_: None)
+        counts.append(len(events) - before)
+    assert counts[0] == counts[1], counts
+
+
+def test_run_writes_outputs_and_resumes_bitwise(tmp_path, monkeypatch):
+    c = tiny_config()
+    whole = tmp_path / "whole"
+    summary = runner.run(c, str(whole), progress=False, log=lambda *_: None)
+    for f in ("config.json", "meta.json", "metrics.npz", "summary.json", "report.md",
+              "figures/val_accuracy.png", "figures/init_activations_relu.png"):
+        assert (whole / f).exists(), f
+    metrics = files.read_npz(str(whole / "metrics.npz"))
+    chex.assert_shape(metrics["relu-he/val_acc"], (3, 4))   # explicit seed axis: (seeds, evaluations)
+    chex.assert_shape(metrics["relu-he/test_acc"], (3,))
+    chex.assert_shape(metrics["relu-he/init_act_samples"], (2, 2, runner.HIST_SAMPLES))
+    arm = summary["arms"]["relu-he"]
+    assert arm["n_seeds"] == 3 and arm["n_diverged"] == 0
+    assert arm["final_val_acc"]["ci_low"] <= arm["final_val_acc"]["mean"] <= arm["final_val_acc"]["ci_high"]
+    assert {c["id"] for c in json.loads((whole / "summary.json").read_text())["claims"]} >= {
+        "init_study.relu.zeros_at_chance"}
+
+    # Interrupt after the first checkpoint of the second group, then rerun the same command.
+    interrupted = tmp_path / "interrupted"
+    real = runner.GroupRunner.run
+    calls = {"n": 0}
+
+    def dying_progress(self_n):
+        calls["n"] += 1
+        if calls["n"] == 3:  # group 1: 2 chunks; group 2: dies after its first chunk was saved
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.GroupRunner, "run", lambda self: (setattr(self, "progress", dying_progress), real(self))[1])
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(c, str(interrupted), progress=False, log=lambda *_: None)
+    monkeypatch.setattr(runner.GroupRunner, "run", real)
+    done = sorted(p.name for p in (interrupted / "groups").iterdir() if (p / "results.npz").exists())
+    assert len(done) == 1 and any((interrupted / "groups").glob("*/ckpt"))
+    resumed_from = []
+    runner.run(c, str(interrupted), progress=False, log=resumed_from.append)
+    assert any("resuming at epoch 1/2" in m for m in resumed_from)
+    again = files.read_npz(str(interrupted / "metrics.npz"))
+    assert set(again) == set(metrics)
+    for k in metrics:
+        if not k.endswith("_seconds"):
+            assert np.array_equal(again[k], metrics[k], equal_nan=True), k
+    assert (json.loads((interrupted / "summary.json").read_text())
+            == json.loads((whole / "summary.json").read_text()))
+
+
+def test_finished_groups_are_never_recomputed(tmp_path, monkeypatch):
+    c = tiny_config()
+    runner.run(c, str(tmp_path), progress=False, log=lambda *_: None)
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("groups/*/results.npz")}
+    monkeypatch.setattr(train.Program, "epoch", lambda *a, **k: pytest.fail("a finished group was retrained"))
+    runner.run(c, str(tmp_path), progress=False, log=lambda *_: None)
+    assert stamps == {p: p.stat().st_mtime_ns for p in tmp_path.glob("groups/*/results.npz")}
+
+
+def test_test_split_is_evaluated_once_per_arm(tmp_path, monkeypatch):
+    seen = []
+    real_load = data.load
+
+    def spying_load(cfg):
+        ds = real_load(cfg)
+        seen.append(ds)
+        return ds
+
+    monkeypatch.setattr(runner.data_lib, "load", spying_load)
+    runner.run(tiny_config(), str(tmp_path), progress=False, log=lambda *_: None)
+    assert seen[0].test.evaluations == {"relu-he": 1, "relu-zeros": 1, "tanh-xavier": 1}
+
+
+def test_report_rebuilds_from_saved_arrays(tmp_path):
+    runner.run(tiny_config(), str(tmp_path), progress=False, log=lambda *_: None)
+    before = (tmp_path / "report.md").read_text()
+    (tmp_path / "report.md").unlink()
+    out = subprocess.run([sys.executable, "-m", "experiments.report", "--workdir", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "report.md").read_text() == before
+
+
+def test_a_workdir_of_another_config_is_refused(tmp_path):
+    runner.run(tiny_config(), str(tmp_path), progress=False, log=lambda *_: None)
+    other = tiny_config()
+    other.seed = 5
+    with pytest.raises(runner.WorkdirError, match="different config"):
+        runner.run(other, str(tmp_path), progress=False, log=lambda *_: None)
+
+
+_SHARD_SCRIPT = """
+import sys, jax
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from test_engine import tiny_config
+from research import runner
+print(len(jax.devices()))
+runner.run(tiny_config(), {workdir!r}, progress=False, log=lambda *_: None)
+"""
+
+
+def test_four_host_devices_give_the_one_device_numbers(tmp_path):
+    results = {}
+    for n in (1, 4):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+        script = _SHARD_SCRIPT.format(root=ROOT, tests=os.path.join(ROOT, "tests"), workdir=str(tmp_path / str(n)))
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split()[0] == str(n)
+        results[n] = files.read_npz(str(tmp_path / str(n) / "metrics.npz"))
+    for k in results[1]:
+        if not k.endswith("_seconds"):
+            np.testing.assert_allclose(results[4][k], results[1][k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+BAD = [
+    (["--config.seeds=0"], "config.seeds=0"),
+    (["--config.seeds=-3"], "config.seeds=-3"),
+    (["--config.train.lr=-0.1"], "config.train.lr=-0.1"),
+    (["--config.train.lr=nan"], "config.train.lr=nan"),
+    (["--config.model.weight_init=kaiming"], "kaiming"),
+    (["--config.model.activation=swish"], "swish"),
+    (["--config.model.hidden=(390,-4)"], "-4"),
+    (["--config.train.optimizer=lbfgs"], "lbfgs"),
+    (["--config.train.loss=hinge"], "hinge"),
+    (["--config.train.batch_size=100000"], "batch_size=100000"),
+    (["--config.no_such_key=1"], "no_such_key"),
+    (["--config.seeds=many"], "many"),
+    (["--config.data.name=cifar"], "cifar"),
+]
+
+
+@pytest.mark.parametrize("overrides, needle", BAD)
+def test_bad_config_is_one_line_exit_2_nothing_written(tmp_path, overrides, needle):
+    workdir = tmp_path / "w"
+    out = subprocess.run([sys.executable, "-m", "experiments.run", "--config", "configs/init_study.py",
+                          "--workdir", str(workdir), *overrides], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr, out.stderr
+    assert not workdir.exists()
