@@ -175,7 +175,7 @@ class GroupRunner:
             os.path.abspath(os.path.join(self.dir, "ckpt")),
             options=ocp.CheckpointManagerOptions(max_to_keep=2, enable_async_checkpointing=False))
         if manager.latest_step() is not None:
-            target = {"carry": carry, "metrics": metrics, "epoch": np.int64(0)}
+            target = {"carry": carry, "metrics": metrics, "epoch": np.zeros((), np.int64)}
             abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
             restored = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(abstract))
             carry = [_shard(c, mesh) for c in restored["carry"]]
@@ -197,7 +197,7 @@ class GroupRunner:
                 for k in metrics:
                     metrics[k][rows, cols] = np.asarray(getattr(m, k))
             manager.save(epoch + 1, args=ocp.args.StandardSave(
-                {"carry": carry, "metrics": metrics, "epoch": np.int64(epoch + 1)}))
+                {"carry": carry, "metrics": metrics, "epoch": np.asarray(epoch + 1, np.int64)}))
             manager.wait_until_finished()
             if self.progress is not None:
                 self.progress(self.n_runs * prog.steps_per_epoch)

@@ -122,12 +122,13 @@ def test_chunks_do_not_recompile(tmp_path):
     """Doubling the epochs adds chunks, never compiles: the chunk program is compiled once."""
     events = _count_backend_compiles()
     counts = []
+    runner.run(tiny_config(epochs=1), str(tmp_path / "warm"), progress=False, log=lambda *_: None)
     for epochs in (1, 3):
         c = tiny_config(epochs=epochs)
         before = len(events)
         runner.run(c, str(tmp_path / f"e{epochs}"), progress=False, log=lambda *_: None)
         counts.append(len(events) - before)
-    assert counts[0] == counts[1], counts
+    assert counts[0] == counts[1] > 0, counts
 
 
 def test_run_writes_outputs_and_resumes_bitwise(tmp_path, monkeypatch):
