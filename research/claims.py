@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
-
 from research import stats
 
 CHANCE = 0.1
@@ -40,18 +38,15 @@ def init_study(full, results, summary) -> list[dict]:
     out = []
     activations = sorted({a.get("model", {}).get("activation", full.model.activation) for a in full.arms.values()})
     for act in activations:
-        zeros = _arm(full, act, "zeros")
-        if zeros:
-            s = stats.mean_ci(_final(results, zeros))
-            out.append(claim(f"init_study.{act}.zeros_at_chance",
-                             f"all-zero init stays at chance ({act}): final validation accuracy below 0.2",
-                             "notes 000-002, 004", s, s["ci_high"] < 0.2))
-        small = _arm(full, act, "small_random")
-        if small:
-            s = stats.mean_ci(_final(results, small))
-            out.append(claim(f"init_study.{act}.small_random_stalls",
-                             f"0.01*randn init stalls in the 4-hidden-layer {act} net: final validation accuracy below 0.2",
-                             "note 004", s, s["ci_high"] < 0.2))
+        stuck = (("zeros", "zeros_at_chance", f"all-zero init stays at chance ({act})", "notes 000-002, 004"),
+                 ("small_random", "small_random_stalls",
+                  f"0.01*randn init stalls in the 4-hidden-layer {act} net", "note 004"))
+        for init, suffix, text, source in stuck:
+            name = _arm(full, act, init)
+            if name:
+                s = stats.mean_ci(_final(results, name))
+                out.append(claim(f"init_study.{act}.{suffix}", f"{text}: final validation accuracy below 0.2",
+                                 source, s, s["ci_high"] < 0.2))
         scaled = [n for n in (_arm(full, act, i) for i in ("lecun_normal", "xavier_normal", "he_normal")) if n]
         if scaled:
             worst = min((stats.mean_ci(_final(results, n)) for n in scaled), key=lambda s: s["mean"])
@@ -69,6 +64,3 @@ def for_study(full, results, summary) -> list[dict]:
     fn = STUDIES.get(full.study)
     return fn(full, results, summary) if fn else []
 
-
-def final_accuracy(results, name) -> np.ndarray:
-    return _final(results, name)

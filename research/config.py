@@ -121,14 +121,14 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 ARM_SECTIONS = ("model", "train")
 
 
-def _plain(value):
+def plain(value):
     if isinstance(value, ml_collections.ConfigDict):
         return value.to_dict()
     return value
 
 
 def _fail(key: str, value: Any, accepted: str):
-    raise ConfigError(f"config.{key}={_plain(value)!r} is invalid; accepted: {accepted}")
+    raise ConfigError(f"config.{key}={plain(value)!r} is invalid; accepted: {accepted}")
 
 
 def _check_section(prefix: str, section: Any, allowed: tuple[str, ...], where: str):
@@ -139,7 +139,7 @@ def _check_section(prefix: str, section: Any, allowed: tuple[str, ...], where: s
         if full not in RULES:
             raise ConfigError(f"config.{where}.{key} is not a known key; accepted: {', '.join(allowed)}")
         ok, accepted = RULES[full]
-        if not ok(_plain(section[key])):
+        if not ok(plain(section[key])):
             _fail(f"{where}.{key}", section[key], accepted)
 
 
@@ -181,7 +181,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         except ValueError as err:
             raise ConfigError(f"config.{where}.model: {err}") from None
         try:
-            optim.get(arm.train.optimizer, lr=0.1, **_plain(arm.train.optimizer_kwargs))
+            optim.get(arm.train.optimizer, lr=0.1, **plain(arm.train.optimizer_kwargs))
         except (ValueError, TypeError) as err:
             raise ConfigError(f"config.{where}.train.optimizer_kwargs: {err}") from None
 
@@ -204,7 +204,7 @@ def resolve(full: ml_collections.ConfigDict, arm: str) -> ml_collections.ConfigD
     out = ml_collections.ConfigDict(full.to_dict())
     for section, overrides in full.arms[arm].items():
         for key, value in overrides.items():
-            out[section][key] = _plain(value)
+            out[section][key] = plain(value)
     del out["arms"]
     return out
 
@@ -220,12 +220,12 @@ def spec(arm: ml_collections.ConfigDict, input_dim: int, num_classes: int) -> ml
     sizes = (input_dim, *m.hidden, num_classes)
     return mlp.MLPSpec(sizes, activation=m.activation, batchnorm=m.batchnorm, weight_init=m.weight_init,
                        bias_init=m.bias_init, bn_momentum=m.bn_momentum, bn_eps=m.bn_eps,
-                       weight_init_kwargs=dict(_plain(m.weight_init_kwargs)))
+                       weight_init_kwargs=dict(plain(m.weight_init_kwargs)))
 
 
 def static_key(arm: ml_collections.ConfigDict) -> str:
     """Everything of an arm that shapes its compiled program (all but the traced hyperparameters
     and the init scheme, which runs outside the program). Arms with equal keys share a program."""
-    m = {k: _plain(v) for k, v in arm.model.items() if k not in ("weight_init", "weight_init_kwargs", "bias_init")}
-    t = {k: _plain(v) for k, v in arm.train.items() if k not in TRACED}
+    m = {k: plain(v) for k, v in arm.model.items() if k not in ("weight_init", "weight_init_kwargs", "bias_init")}
+    t = {k: plain(v) for k, v in arm.train.items() if k not in TRACED}
     return repr((sorted(m.items()), sorted(t.items())))

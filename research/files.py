@@ -30,6 +30,11 @@ def _atomic(path: str, write) -> None:
         raise
 
 
+def as_json(obj: Any) -> Any:
+    """``obj`` as it reads back from :func:`write_json` (tuples become lists, NaN becomes None)."""
+    return json.loads(json.dumps(_finite(obj), allow_nan=False, default=_json_default))
+
+
 def write_json(path: str, obj: Any) -> None:
     """Strict JSON: NaN and infinities are written as null."""
     data = (json.dumps(_finite(obj), indent=2, allow_nan=False, default=_json_default) + "\n").encode()

@@ -15,7 +15,7 @@ Workdir: ``config.json``, ``meta.json``, ``metrics.npz``, ``summary.json``, ``re
 from __future__ import annotations
 
 import hashlib
-import json
+from importlib import metadata
 import os
 import platform
 import shutil
@@ -92,10 +92,10 @@ def _init_activations(arm_spec, params, bn_state, x, bins_key):
 class GroupRunner:
     """Trains one group, checkpointing after every epoch."""
 
-    def __init__(self, gid, arm_names, full, dataset, workdir, progress=None, log=print):
+    def __init__(self, gid, arm_names, full, dataset, workdir, log=print):
         self.gid, self.arm_names, self.full, self.dataset = gid, arm_names, full, dataset
         self.dir = os.path.join(workdir, "groups", gid)
-        self.progress, self.log = progress, log
+        self.progress, self.log = None, log  # progress(seed_steps) after each chunk, if set
         self.arms = {a: config_lib.resolve(full, a) for a in arm_names}
         first = self.arms[arm_names[0]]
         n_train, dim = dataset.train.x.shape
@@ -115,6 +115,10 @@ class GroupRunner:
         self.dtype = jnp.dtype(first.train.dtype)
         self.compile_seconds = 0.0
         self.train_seconds = 0.0
+
+    @property
+    def seed_steps(self) -> int:
+        return self.n_runs * self.program.steps_per_epoch * self.epochs
 
     @property
     def results_path(self):
@@ -243,11 +247,10 @@ def _meta(full, started, groups, rates) -> dict:
                                 cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    import flax, optax  # versions only
     return {
-        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jax.lib.__version__
-                     if hasattr(jax.lib, "__version__") else "", "optax": optax.__version__, "flax": flax.__version__,
-                     "numpy": np.__version__},
+        "versions": {"python": platform.python_version(),
+                     **{pkg: metadata.version(pkg) for pkg in ("jax", "jaxlib", "optax", "flax", "orbax-checkpoint",
+                                                             "numpy")}},
         "devices": [str(d) for d in jax.devices()],
         "git_commit": commit or None,
         "wall_seconds": time.time() - started,
@@ -262,48 +265,41 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
     started = time.time()
     config_lib.validate(config)
     full = config_lib.merged(config)
-    resolved = {a: config_lib.resolve(full, a) for a in full.arms}
-    if any(c.train.dtype == "float64" for c in resolved.values()):
+    if any(config_lib.resolve(full, a).train.dtype == "float64" for a in full.arms):
         jax.config.update("jax_enable_x64", True)
     dataset = data_lib.load(full.data)
-    groups = groups_of(full)
-    n_train, dim = dataset.train.x.shape
-    for name, arm in resolved.items():  # cross-checks that need the data's size, before any file
-        train_lib.program(arm, n_train, dim, dataset.num_classes)
-    config_json = full.to_dict()
+    # Building the groups' programs cross-checks what needs the data's size (batch vs split),
+    # before any file is written.
+    runners = [GroupRunner(gid, names, full, dataset, workdir, log=log) for gid, names in groups_of(full)]
+    config_json = files.as_json(full.to_dict())
     cfg_path = os.path.join(workdir, "config.json")
     if os.path.exists(cfg_path) and not overwrite:
-        if files.read_json(cfg_path) != files._finite(_jsonable(config_json)):
+        if files.read_json(cfg_path) != config_json:
             raise WorkdirError(f"workdir {workdir} holds a run of a different config; "
                                f"accepted: the same config, another --workdir, or --overwrite")
     elif os.path.exists(cfg_path) and overwrite:
         shutil.rmtree(os.path.join(workdir, "groups"), ignore_errors=True)
     files.write_json(cfg_path, config_json)
 
-    total = sum(len(names) * full.seeds * resolved[names[0]].train.epochs *
-                (n_train // resolved[names[0]].train.batch_size // resolved[names[0]].train.evals_per_epoch *
-                 resolved[names[0]].train.evals_per_epoch) for _, names in groups)
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, unit="seed-step", unit_scale=True, dynamic_ncols=True,
-                   desc=os.path.basename(os.path.normpath(workdir)))
+        bar = tqdm(total=sum(r.seed_steps for r in runners), unit="seed-step", unit_scale=True,
+                   dynamic_ncols=True, desc=os.path.basename(os.path.normpath(workdir)))
     results: dict[str, np.ndarray] = {}
     group_meta, rates = {}, {}
     try:
-        for gid, names in groups:
-            runner = GroupRunner(gid, names, full, dataset, workdir, progress=bar.update if bar else None, log=log)
-            already = os.path.exists(runner.results_path)
-            if bar is not None and already:
-                bar.update(runner.n_runs * runner.program.steps_per_epoch * runner.epochs)
+        for runner in runners:
+            if bar is not None:
+                runner.progress = bar.update
+                if os.path.exists(runner.results_path):
+                    bar.update(runner.seed_steps)
             res = runner.run()
-            steps = runner.n_runs * runner.program.steps_per_epoch * runner.epochs
-            group_meta[gid] = {"arms": names, "compile_seconds": float(res["compile_seconds"]),
-                               "train_seconds": float(res["train_seconds"]), "seed_steps": steps}
-            rates[gid] = steps / float(res["train_seconds"]) if float(res["train_seconds"]) > 0 else None
-            for k, v in res.items():
-                if "/" in k or k == "steps":
-                    results[k] = v
+            seconds = float(res["train_seconds"])
+            group_meta[runner.gid] = {"arms": runner.arm_names, "compile_seconds": float(res["compile_seconds"]),
+                                      "train_seconds": seconds, "seed_steps": runner.seed_steps}
+            rates[runner.gid] = runner.seed_steps / seconds if seconds > 0 else None
+            results.update({k: v for k, v in res.items() if "/" in k or k == "steps"})
     finally:
         if bar is not None:
             bar.close()
@@ -311,6 +307,3 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
     files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, group_meta, rates))
     return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays
 
-
-def _jsonable(obj):
-    return json.loads(json.dumps(files._finite(obj), default=files._json_default))

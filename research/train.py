@@ -145,7 +145,7 @@ def program(arm, n_train: int, input_dim: int, num_classes: int) -> Program:
     return Program(
         spec=config_lib.spec(arm, input_dim, num_classes),
         optimizer=t.optimizer,
-        optimizer_kwargs=tuple(sorted(config_lib._plain(t.optimizer_kwargs).items())),
+        optimizer_kwargs=tuple(sorted(config_lib.plain(t.optimizer_kwargs).items())),
         loss=t.loss,
         grad=t.grad,
         batch_size=t.batch_size,
