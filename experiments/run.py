@@ -52,8 +52,8 @@ def main(argv=None) -> int:
     except (config_lib.ConfigError, data.DataError, runner.WorkdirError) as err:
         return _refuse(str(err))
     for c in summary.get("claims", []):
-        print(f"{'holds ' if c['holds'] else 'FAILS '} {c['id']}: {c['measured']:.3f} "
-              f"[{c['ci_low']:.3f}, {c['ci_high']:.3f}]")
+        print(f"{'holds ' if c['holds'] else 'FAILS '} {c['id']}: {c['measured']:.4g} "
+              f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]")
     print(f"report: {workdir}/report.md")
     return 0
 

@@ -15,6 +15,7 @@ import ml_collections
 
 from research import activations, initializers, losses, mlp, optim
 
+STUDIES = ("init_study", "activations", "gradcheck")
 DATA_NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
 GRADS = ("autodiff", "hand")
 DTYPES = ("float32", "float64")
@@ -83,7 +84,7 @@ def _kwargs():
 
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "study": _str(),
+    "study": _one_of(STUDIES),
     "seeds": _int(1),
     "seed": _int(0),
     "data.name": _one_of(DATA_NAMES),

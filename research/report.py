@@ -12,7 +12,10 @@ import os
 import ml_collections
 import numpy as np
 
-from research import claims as claims_lib, files, stats
+from research import claims as claims_lib, files, stats, study_activations, study_gradcheck
+
+# Studies that measure without training: each module has compute, claims, summary and figures.
+ANALYSES = {"activations": study_activations, "gradcheck": study_gradcheck}
 
 
 def summarize(full, results: dict[str, np.ndarray]) -> dict:
@@ -118,6 +121,8 @@ def _markdown(full, summary, figures, meta) -> str:
             lines.append(_row([f"`{c['id']}`: {c['claim']}", c["source"], stats.fmt(s),
                                "yes" if c["holds"] else "**no**"]))
         lines.append("")
+    if "target_accuracy" not in summary:
+        return "\n".join(lines + _analysis_table(summary["arms"]) + _figure_lines(figures))
     target = summary["target_accuracy"]
     lines += ["## Arms", "", _row(["arm", "final val acc", "test acc (once)", f"steps to {target:.0%}",
                                     "reached", "diverged"]), _row(["---"] * 6)]
@@ -128,9 +133,22 @@ def _markdown(full, summary, figures, meta) -> str:
     lines += ["", "Means over seeds with Student-t 95% intervals; diverged seeds are counted, not averaged. "
               "Steps to target average over the seeds that reached it. The test split is evaluated once per "
               "arm, after training; selection never sees it.", ""]
+    return "\n".join(lines + _figure_lines(figures))
+
+
+def _figure_lines(figures) -> list[str]:
+    lines = []
     for title, path in figures:
         lines += [f"## {title}", "", f"![{title}]({path})", ""]
-    return "\n".join(lines)
+    return lines
+
+
+def _analysis_table(arms: dict) -> list[str]:
+    metrics = [k for k, v in next(iter(arms.values())).items() if isinstance(v, dict)]
+    lines = ["## Arms", "", _row(["arm", *metrics, "seeds"]), _row(["---"] * (len(metrics) + 2))]
+    for name, a in arms.items():
+        lines.append(_row([name, *(stats.fmt(a[m], 4) for m in metrics), a["n_seeds"]]))
+    return lines + ["", "Means over seeds with Student-t 95% intervals.", ""]
 
 
 def build(workdir: str) -> dict:
@@ -138,9 +156,20 @@ def build(workdir: str) -> dict:
     results = files.read_npz(os.path.join(workdir, "metrics.npz"))
     meta_path = os.path.join(workdir, "meta.json")
     meta = files.read_json(meta_path) if os.path.exists(meta_path) else {}
-    summary = summarize(full, results)
-    summary["claims"] = claims_lib.for_study(full, results, summary)
-    figures = _figures(full, results, os.path.join(workdir, "figures"))
+    fig_dir = os.path.join(workdir, "figures")
+    if full.study in ANALYSES:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        os.makedirs(fig_dir, exist_ok=True)
+        study = ANALYSES[full.study]
+        summary = {"arms": study.summary(full, results), "claims": study.claims(full, results)}
+        figures = study.figures(full, results, fig_dir, plt)
+    else:
+        summary = summarize(full, results)
+        summary["claims"] = claims_lib.for_study(full, results, summary)
+        figures = _figures(full, results, fig_dir)
     files.write_json(os.path.join(workdir, "summary.json"), summary)
     files.write_text(os.path.join(workdir, "report.md"), _markdown(full, summary, figures, meta))
     return summary

@@ -259,18 +259,8 @@ def _meta(full, started, groups, rates) -> dict:
     }
 
 
-def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None] = print,
-        progress: bool = True) -> dict:
-    """Validate, load data, train every group (resuming what a previous run left), write outputs."""
-    started = time.time()
-    config_lib.validate(config)
-    full = config_lib.merged(config)
-    if any(config_lib.resolve(full, a).train.dtype == "float64" for a in full.arms):
-        jax.config.update("jax_enable_x64", True)
-    dataset = data_lib.load(full.data)
-    # Building the groups' programs cross-checks what needs the data's size (batch vs split),
-    # before any file is written.
-    runners = [GroupRunner(gid, names, full, dataset, workdir, log=log) for gid, names in groups_of(full)]
+def _claim_workdir(full, workdir: str, overwrite: bool) -> None:
+    """Write config.json, refusing a workdir that holds another config unless ``overwrite``."""
     config_json = files.as_json(full.to_dict())
     cfg_path = os.path.join(workdir, "config.json")
     if os.path.exists(cfg_path) and not overwrite:
@@ -280,6 +270,35 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
     elif os.path.exists(cfg_path) and overwrite:
         shutil.rmtree(os.path.join(workdir, "groups"), ignore_errors=True)
     files.write_json(cfg_path, config_json)
+
+
+def _run_analysis(full, workdir: str, overwrite: bool, started: float) -> dict:
+    """Studies that measure at initialization: one pass, no chunks, no checkpoints."""
+    _claim_workdir(full, workdir, overwrite)
+    t0 = time.perf_counter()
+    results = report.ANALYSES[full.study].compute(full, run_keys(full.seed, full.seeds))
+    seconds = time.perf_counter() - t0
+    files.write_npz(os.path.join(workdir, "metrics.npz"), results)
+    files.write_json(os.path.join(workdir, "meta.json"),
+                     _meta(full, started, {"analysis": {"arms": list(full.arms), "seconds": seconds}}, {}))
+    return report.build(workdir)
+
+
+def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None] = print,
+        progress: bool = True) -> dict:
+    """Validate, load data, train every group (resuming what a previous run left), write outputs."""
+    started = time.time()
+    config_lib.validate(config)
+    full = config_lib.merged(config)
+    if any(config_lib.resolve(full, a).train.dtype == "float64" for a in full.arms):
+        jax.config.update("jax_enable_x64", True)
+    if full.study in report.ANALYSES:
+        return _run_analysis(full, workdir, overwrite, started)
+    dataset = data_lib.load(full.data)
+    # Building the groups' programs cross-checks what needs the data's size (batch vs split),
+    # before any file is written.
+    runners = [GroupRunner(gid, names, full, dataset, workdir, log=log) for gid, names in groups_of(full)]
+    _claim_workdir(full, workdir, overwrite)
 
     bar = None
     if progress:

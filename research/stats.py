@@ -30,5 +30,7 @@ def fmt(summary: dict, digits: int = 3) -> str:
     """'0.912 ± 0.004' (half-width of the interval)."""
     if not math.isfinite(summary["mean"]):
         return "n/a"
-    half = (summary["ci_high"] - summary["ci_low"]) / 2
-    return f"{summary['mean']:.{digits}f} ± {half:.{digits}f}"
+    mean, lo, hi = summary["mean"], summary["ci_low"], summary["ci_high"]
+    if mean != 0 and abs(mean) < 10.0 ** -(digits - 1):  # small values: significant digits, interval
+        return f"{mean:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+    return f"{mean:.{digits}f} ± {(hi - lo) / 2:.{digits}f}"

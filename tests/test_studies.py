@@ -1,0 +1,44 @@
+"""The measurement studies (activations, gradcheck) on tiny overrides: they run through the same
+command, and their report and claims are produced and well-formed."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLAIM_KEYS = {"id", "claim", "source", "measured", "ci_low", "ci_high", "holds"}
+
+TINY = {
+    "activations": (["--config.seeds=3", "--config.data.n=64", "--config.data.dim=32",
+                     "--config.model.hidden=(32,32,32)", "--config.eval.hist_seeds=2"],
+                    {"activations.small_random.collapse", "activations.unit_normal.saturation",
+                     "activations.xavier.tanh_healthy", "activations.xavier.relu_halves",
+                     "activations.he.relu_stable"}),
+    "gradcheck": (["--config.seeds=2", "--config.data.n=4", "--config.data.dim=3", "--config.model.hidden=(4,)"],
+                  {"gradcheck.best_eps_f64", "gradcheck.min_error_f64", "gradcheck.min_error_f32"}),
+}
+
+
+@pytest.mark.parametrize("study", sorted(TINY))
+def test_study_runs_and_reports_its_claims(tmp_path, study):
+    overrides, ids = TINY[study]
+    out = subprocess.run([sys.executable, "-m", "experiments.run", "--config", f"configs/{study}.py",
+                          "--workdir", str(tmp_path), *overrides], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    claims = {c["id"]: c for c in summary["claims"]}
+    assert set(claims) == ids
+    for c in claims.values():
+        assert set(c) == CLAIM_KEYS and isinstance(c["holds"], bool)
+        assert c["ci_low"] <= c["measured"] <= c["ci_high"]
+    report = (tmp_path / "report.md").read_text()
+    for i in ids:
+        assert f"`{i}`" in report
+    for line in report.splitlines():
+        if line.startswith("!["):
+            assert (tmp_path / line[line.rindex("](") + 2:-1]).exists(), line
+    assert all(a["n_seeds"] >= 2 for a in summary["arms"].values())
