@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from research import stats
 
 CHANCE = 0.1
@@ -57,7 +59,35 @@ def init_study(full, results, summary) -> list[dict]:
     return out
 
 
-STUDIES: dict[str, Callable] = {"init_study": init_study}
+def symmetry(full, results, summary) -> list[dict]:
+    """Notes 000-002: equal initial weights give every hidden unit the same gradient forever."""
+    out = []
+    for init, label in (("zeros", "zero"), ("constant", "constant")):
+        name = next((n for n, a in full.arms.items() if a.get("model", {}).get("weight_init") == init), None)
+        if not name:
+            continue
+        spread = results[f"{name}/unit_spread"].max(axis=1)  # per seed, worst layer
+        s = stats.mean_ci(spread)
+        out.append(claim(f"symmetry.{label}.identical_units",
+                         f"{init} init: after training every hidden unit of a layer has the same incoming weights "
+                         f"(max pairwise difference exactly 0 in every seed and layer)", "notes 000-002", s,
+                         bool(np.all(spread == 0))))
+        if init == "zeros":
+            acc = stats.mean_ci(_final(results, name))
+            out.append(claim("symmetry.zero.accuracy",
+                             "zero init learns next to nothing: final validation accuracy below 0.3 (chance 0.1)",
+                             "notes 000-002", acc, acc["ci_high"] < 0.3))
+    name = next((n for n, a in full.arms.items() if a.get("model", {}).get("weight_init") == "small_random"), None)
+    if name:
+        spread = results[f"{name}/unit_spread"].min(axis=1)  # per seed, most uniform layer
+        s = stats.mean_ci(spread)
+        out.append(claim("symmetry.small_random.distinct_units",
+                         "0.01*randn init breaks the symmetry: units differ in every layer and seed",
+                         "notes 000, 001", s, bool(np.all(spread > 0))))
+    return out
+
+
+STUDIES: dict[str, Callable] = {"init_study": init_study, "symmetry": symmetry}
 
 
 def for_study(full, results, summary) -> list[dict]:

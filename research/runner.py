@@ -73,6 +73,15 @@ def _pad(tree, total: int):
     return jax.tree.map(pad, tree)
 
 
+def unit_spread(params) -> np.ndarray:
+    """Per run and hidden layer: the largest difference between two units' incoming weights,
+    max_i (max_j w_ij - min_j w_ij). Exactly 0 iff every unit of the layer is the same unit."""
+    hidden = [np.asarray(layer["w"]) for layer in params[:-1]]
+    if not hidden:
+        return np.zeros((np.asarray(params[0]["w"]).shape[0], 0))
+    return np.stack([(w.max(axis=2) - w.min(axis=2)).max(axis=1) for w in hidden], axis=1)
+
+
 def _one_shot(fn, *args):
     """Compile and run a program used once (init, histograms): XLA's backend optimizations cost
     seconds per random draw at compile time and buy nothing for a single call."""
@@ -233,6 +242,7 @@ class GroupRunner:
             out[f"{name}/test_loss"] = np.asarray(loss)
             out[f"{name}/test_acc"] = np.asarray(acc)
             out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
+            out[f"{name}/unit_spread"] = unit_spread(params)
             for k, v in metrics.items():
                 out[f"{name}/{k}"] = v[rows]
         out.update(self.init_hist)

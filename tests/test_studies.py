@@ -1,4 +1,4 @@
-"""The measurement studies (activations, gradcheck) on tiny overrides: they run through the same
+"""The notes' studies (symmetry, activations, gradcheck) on tiny overrides: they run through the same
 command, and their report and claims are produced and well-formed."""
 
 import json
@@ -17,6 +17,10 @@ TINY = {
                     {"activations.small_random.collapse", "activations.unit_normal.saturation",
                      "activations.xavier.tanh_healthy", "activations.xavier.relu_halves",
                      "activations.he.relu_stable"}),
+    "symmetry": (["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
+                  "--config.model.hidden=(8,4)", "--config.eval.hist_seeds=1"],
+                 {"symmetry.zero.identical_units", "symmetry.zero.accuracy", "symmetry.constant.identical_units",
+                  "symmetry.small_random.distinct_units"}),
     "gradcheck": (["--config.seeds=2", "--config.data.n=4", "--config.data.dim=3", "--config.model.hidden=(4,)"],
                   {"gradcheck.best_eps_f64", "gradcheck.min_error_f64", "gradcheck.min_error_f32"}),
 }
