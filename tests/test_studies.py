@@ -1,6 +1,7 @@
 """The notes' studies (symmetry, activations, gradcheck) on tiny overrides: they run through the same
 command, and their report and claims are produced and well-formed."""
 
+import ast
 import json
 import os
 import subprocess
@@ -46,3 +47,28 @@ def test_study_runs_and_reports_its_claims(tmp_path, study):
         if line.startswith("!["):
             assert (tmp_path / line[line.rindex("](") + 2:-1]).exists(), line
     assert all(a["n_seeds"] >= 2 for a in summary["arms"].values())
+
+
+def test_run_all_indexes_every_claim(tmp_path):
+    sys.path.insert(0, ROOT)
+    from experiments import run_all
+
+    configs = {}
+    for study in ("symmetry", "gradcheck"):
+        c = run_all.load_config(run_all.study_configs()[study])
+        for override in TINY[study][0]:
+            key, value = override[len("--config."):].split("=")
+            section, _, field = key.rpartition(".")
+            target = c[section] if section else c
+            target[field] = ast.literal_eval(value)
+        configs[study] = c
+    text = run_all.run_all(configs, str(tmp_path), progress=False)
+    for study in configs:
+        for claim_id in TINY[study][1]:
+            assert f"`{claim_id}`" in text
+        assert f"({study}/report.md)" in text
+    assert (tmp_path / "index.md").read_text() == text
+    # a finished study is read back, not rerun
+    stamp = (tmp_path / "symmetry" / "metrics.npz").stat().st_mtime_ns
+    run_all.run_all(configs, str(tmp_path), progress=False)
+    assert (tmp_path / "symmetry" / "metrics.npz").stat().st_mtime_ns == stamp
