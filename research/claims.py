@@ -87,7 +87,100 @@ def symmetry(full, results, summary) -> list[dict]:
     return out
 
 
-STUDIES: dict[str, Callable] = {"init_study": init_study, "symmetry": symmetry}
+def _by_model(full, batchnorm: bool) -> list[str]:
+    return [n for n, a in full.arms.items() if a.get("model", {}).get("batchnorm", full.model.batchnorm) == batchnorm]
+
+
+def _lr(full, name) -> float:
+    return full.arms[name].get("train", {}).get("lr", full.train.lr)
+
+
+def _first_reach(results, name, target):
+    val, steps = results[f"{name}/val_acc"], results["steps"]
+    reached = val >= target
+    return np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
+
+
+def batchnorm(full, results, summary) -> list[dict]:
+    """Notes 002-003 and Ioffe & Szegedy 2015's MNIST experiment: BN vs no BN, paired by seed."""
+    plain = min(_by_model(full, False), key=lambda n: _lr(full, n), default=None)
+    bns = sorted(_by_model(full, True), key=lambda n: _lr(full, n))
+    if plain is None or not bns:
+        return []
+    bn, bn_fast = bns[0], bns[-1]
+    target = full.eval.target_accuracy
+    src = "notes 002-003; Ioffe & Szegedy 2015"
+    never = results["steps"][-1] * 2.0  # a seed that never reaches the target counts as twice the budget
+    s_plain = np.nan_to_num(_first_reach(results, plain, target), nan=never)
+    s_bn = np.nan_to_num(_first_reach(results, bn, target), nan=never)
+    faster = stats.mean_ci(s_plain / s_bn)
+    out = [claim("batchnorm.faster", f"BN reaches {target:.0%} validation accuracy in fewer steps (ratio of steps, "
+                 "no BN / BN, paired by seed; > 1 means BN is faster)", src, faster, faster["ci_low"] > 1)]
+    diff = stats.mean_ci(_final(results, bn) - _final(results, plain))
+    out.append(claim("batchnorm.final_accuracy", "final validation accuracy with BN is at least that without "
+                     "(difference BN - no BN, paired by seed)", src, diff, diff["ci_high"] >= 0))
+
+    def drift(name):  # spread over training of the 15/50/85th percentiles, averaged over the three
+        q = results[f"{name}/unit_q"]  # (seeds, evals, 3)
+        return np.mean(q.max(axis=1) - q.min(axis=1), axis=1)
+
+    ratio = stats.mean_ci(drift(plain) / drift(bn))
+    out.append(claim("batchnorm.stable_inputs", "a last-hidden-layer unit's input distribution drifts less during "
+                     "training with BN (drift of its 15/50/85th percentiles, no BN / BN; > 1 means BN is steadier)",
+                     src, ratio, ratio["ci_low"] > 1))
+    if bn_fast != bn:
+        k = _lr(full, bn_fast) / _lr(full, plain)
+        gap = stats.mean_ci(_final(results, bn_fast) - _final(results, plain))
+        diverged = int((results[f"{bn_fast}/diverged_at"] >= 0).sum())
+        out.append(claim("batchnorm.higher_lr", f"BN trains at a {k:g}x larger learning rate, no worse than no BN at "
+                         f"the base rate (final accuracy difference; {diverged} seeds diverged)", src, gap,
+                         gap["ci_high"] >= 0 and diverged == 0))
+    cost = stats.mean_ci(results[f"{bn}/step_seconds"] / results[f"{plain}/step_seconds"])
+    out.append(claim("batchnorm.step_cost", "a BN step costs more than a plain one (time ratio per seed-step, "
+                     "BN / no BN, per epoch in the same run)", "note 003", cost, cost["ci_low"] > 1))
+    return out
+
+
+def _rule(full, name) -> str:
+    return full.arms[name].get("train", {}).get("optimizer", full.train.optimizer)
+
+
+def best_rate_arms(full, results) -> dict[str, str]:
+    """Per update rule, its arm with the lowest mean final *validation* loss (selection never
+    looks at training loss or the test split)."""
+    best: dict[str, tuple[float, str]] = {}
+    for name in full.arms:
+        alive = results[f"{name}/diverged_at"] < 0
+        loss = results[f"{name}/val_loss"][alive, -1]
+        score = float(np.mean(loss)) if loss.size and np.all(np.isfinite(loss)) else np.inf
+        rule = _rule(full, name)
+        if rule not in best or score < best[rule][0]:
+            best[rule] = (score, name)
+    return {rule: name for rule, (_, name) in best.items()}
+
+
+def optimizers(full, results, summary) -> list[dict]:
+    """Note 003: momentum keeps going where SGD zig-zags."""
+    out = []
+    sgd_q, mom_q = results.get("quadratic/sgd/steps"), results.get("quadratic/momentum/steps")
+    if sgd_q is not None and mom_q is not None:
+        ratio = stats.mean_ci(sgd_q.min(axis=1) / mom_q.min(axis=1))
+        out.append(claim("optimizers.momentum_faster_quadratic",
+                         "momentum reaches f - f* < 1e-6 on an ill-conditioned quadratic (condition 50) in fewer "
+                         "steps than SGD, each at its best rate (step ratio SGD / momentum, per start)",
+                         "note 003", ratio, ratio["ci_low"] > 1))
+    best = best_rate_arms(full, results)
+    if "sgd" in best and "momentum" in best:
+        gap = stats.mean_ci(results[f"{best['sgd']}/train_loss"][:, -1] - results[f"{best['momentum']}/train_loss"][:, -1])
+        out.append(claim("optimizers.momentum_beats_sgd_mnist",
+                         f"on MNIST momentum ends a fixed budget at a lower training loss than SGD, each at its best "
+                         f"validation rate ({best['momentum']} vs {best['sgd']}; loss difference SGD - momentum)",
+                         "note 003", gap, gap["ci_low"] > 0))
+    return out
+
+
+STUDIES: dict[str, Callable] = {"init_study": init_study, "symmetry": symmetry, "batchnorm": batchnorm,
+                                "optimizers": optimizers}
 
 
 def for_study(full, results, summary) -> list[dict]:

@@ -78,6 +78,24 @@ def _figures(full, results, fig_dir) -> list[tuple[str, str]]:
     plt.close(fig)
     out.append(("Validation accuracy during training", "figures/val_accuracy.png"))
 
+    if full.study == "optimizers" and "quadratic/sgd/path" in results:
+        out += _optimizer_figures(full, results, fig_dir, plt)
+    if full.study == "batchnorm":
+        names = list(full.arms)
+        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False, sharey=True)
+        for ax, name in zip(axes[0], names):
+            q = results[f"{name}/unit_q"]  # (seeds, evals, 3)
+            for j, label in enumerate(("15th", "50th", "85th")):
+                ax.plot(steps, np.nanmean(q[:, :, j], axis=0), label=label)
+            ax.set(title=name, xlabel="minibatch step")
+        axes[0, 0].set_ylabel("input to a last-hidden-layer sigmoid")
+        axes[0, 0].legend(fontsize=8)
+        fig.suptitle("Percentiles of one unit's input over training (mean over seeds)")
+        fig.tight_layout()
+        fig.savefig(os.path.join(fig_dir, "unit_input_percentiles.png"), dpi=100)
+        plt.close(fig)
+        out.append(("Input distribution of one last-hidden-layer unit", "figures/unit_input_percentiles.png"))
+
     for act in acts:
         names = [n for n in full.arms if _activation(full, n) == act and f"{n}/init_act_samples" in results]
         if not names:
@@ -101,6 +119,44 @@ def _figures(full, results, fig_dir) -> list[tuple[str, str]]:
         plt.close(fig)
         out.append((f"Activations at initialization ({act})", path))
     return out
+
+
+def _optimizer_figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    from research import study_optimizers as so
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, (surface, (f, optimum)) in zip(axes, so.SURFACES.items()):
+        paths = {r: results[f"{surface}/{r}/path"] for r in so.RULES}
+        pts = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in paths.values()])
+        lo, hi = pts.min(axis=0) - 0.2, pts.max(axis=0) + 0.2
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+        import jax
+        z = np.asarray(jax.vmap(jax.vmap(lambda a, b: f(jax.numpy.stack([a, b]))))(gx, gy))
+        ax.contour(gx, gy, np.log10(z - float(f(optimum)) + 1e-8), levels=20, cmap="Greys", linewidths=0.6)
+        for rule, p in paths.items():
+            steps = results[f"{surface}/{rule}/steps"][0].min()
+            ax.plot(p[:, 0], p[:, 1], lw=1, label=f"{rule} ({steps} steps)")
+        ax.plot(*np.asarray(optimum), "k*", ms=10)
+        ax.set(title=f"{surface}: seed 0's start, each rule at its best rate", xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "trajectories.png"), dpi=100)
+    plt.close(fig)
+
+    best = claims_lib.best_rate_arms(full, results)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for rule, name in best.items():
+        mean, lo_, hi_ = _band(results[f"{name}/train_loss"])
+        line, = ax.plot(results["steps"], mean, label=name)
+        ax.fill_between(results["steps"], lo_, hi_, color=line.get_color(), alpha=0.25)
+    ax.set(yscale="log", xlabel="minibatch step", ylabel="training loss",
+           title=f"MNIST: each rule at its best validation rate (95% CI over {full.seeds} seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "mnist_loss.png"), dpi=100)
+    plt.close(fig)
+    return [("Trajectories on the quadratic and Rosenbrock surfaces", "figures/trajectories.png"),
+            ("MNIST training loss per rule", "figures/mnist_loss.png")]
 
 
 def _row(cells) -> str:

@@ -180,8 +180,9 @@ class GroupRunner:
         mesh = _mesh()
         carry, hyper, rkeys = (self._slices(_pad(t, self.n_padded), mesh) for t in (carry, hyper, rkeys))
         n_eval = self.epochs * prog.evals_per_epoch
-        metrics = {k: np.full((self.n_padded, n_eval), np.nan, np.float64)
+        metrics = {k: np.full((self.n_padded, n_eval, *train_lib.METRIC_TRAILING[k]), np.nan, np.float64)
                    for k in train_lib.Metrics._fields}
+        self.chunk_seconds = np.full((self.epochs,), np.nan)
         start_epoch = 0
 
         manager = ocp.CheckpointManager(
@@ -204,11 +205,13 @@ class GroupRunner:
         t0 = time.perf_counter()
         for epoch in range(start_epoch, self.epochs):
             cols = slice(epoch * prog.evals_per_epoch, (epoch + 1) * prog.evals_per_epoch)
+            t_chunk = time.perf_counter()
             for i in range(self.n_slices):
                 carry[i], m = compiled(carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
                 rows = slice(i * self.slice_size, (i + 1) * self.slice_size)
                 for k in metrics:
                     metrics[k][rows, cols] = np.asarray(getattr(m, k))
+            self.chunk_seconds[epoch] = time.perf_counter() - t_chunk  # np.asarray above waited
             manager.save(epoch + 1, args=ocp.args.StandardSave(
                 {"carry": carry, "metrics": metrics, "epoch": np.asarray(epoch + 1, np.int64)}))
             manager.wait_until_finished()
@@ -243,6 +246,8 @@ class GroupRunner:
             out[f"{name}/test_acc"] = np.asarray(acc)
             out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
             out[f"{name}/unit_spread"] = unit_spread(params)
+            # wall time of each epoch's chunk for the whole group, per seed-step (NaN before a resume)
+            out[f"{name}/step_seconds"] = self.chunk_seconds / (self.n_runs * prog.steps_per_epoch)
             for k, v in metrics.items():
                 out[f"{name}/{k}"] = v[rows]
         out.update(self.init_hist)
@@ -332,6 +337,9 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
     finally:
         if bar is not None:
             bar.close()
+    if full.study == "optimizers":  # the study's other half: rules on 2-D surfaces, no data
+        from research import study_optimizers
+        results.update(study_optimizers.compute(run_keys(full.seed, full.seeds)))
     files.write_npz(os.path.join(workdir, "metrics.npz"), results)
     files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, group_meta, rates))
     return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays

@@ -48,6 +48,13 @@ class Metrics(NamedTuple):
     train_loss: jax.Array  # mean training loss over the steps since the previous evaluation
     val_loss: jax.Array
     val_acc: jax.Array
+    # 15th/50th/85th percentiles over the validation set of one unit's input to its activation
+    # (unit 0 of the last hidden layer, eval mode): Ioffe & Szegedy's Figure 1(b, c)
+    unit_q: jax.Array
+
+
+METRIC_TRAILING = {"train_loss": (), "val_loss": (), "val_acc": (), "unit_q": (3,)}
+UNIT_QUANTILES = (0.15, 0.5, 0.85)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +118,17 @@ class Program:
 
     def evaluate(self, params, bn_state, x, y) -> tuple[jax.Array, jax.Array]:
         """Loss and accuracy in eval mode (BatchNorm on its running statistics)."""
-        logits, _ = mlp.apply(params, bn_state, x, self.spec, train=False)
+        loss, acc, _ = self._evaluate(params, bn_state, x, y)
+        return loss, acc
+
+    def _evaluate(self, params, bn_state, x, y):
+        logits, _, trace = mlp.forward(params, bn_state, x, self.spec, train=False)
         acc = jnp.mean((jnp.argmax(logits, axis=-1) == y).astype(logits.dtype))
-        return losses.get(self.loss)(logits, y), acc
+        if trace.pre:
+            q = jnp.quantile(trace.pre[-1][:, 0], jnp.asarray(UNIT_QUANTILES, logits.dtype))
+        else:
+            q = jnp.full((len(UNIT_QUANTILES),), jnp.nan, logits.dtype)
+        return losses.get(self.loss)(logits, y), acc, q
 
     def epoch(self, carry: Carry, hyper: Hyper, key: jax.Array, epoch, train_x, train_y, val_x, val_y):
         """One chunk: a reshuffled pass over the training set, evaluated ``evals_per_epoch`` times."""
@@ -126,9 +141,9 @@ class Program:
 
         def segment(c, idx):
             c, step_losses = jax.lax.scan(one_step, c, idx)
-            val_loss, val_acc = self.evaluate(c.params, c.bn_state, val_x, val_y)
+            val_loss, val_acc, q = self._evaluate(c.params, c.bn_state, val_x, val_y)
             dead = c.diverged_at >= 0
-            return c, Metrics(jnp.mean(step_losses), jnp.where(dead, jnp.nan, val_loss), val_acc)
+            return c, Metrics(jnp.mean(step_losses), jnp.where(dead, jnp.nan, val_loss), val_acc, q)
 
         return jax.lax.scan(segment, carry, batches)
 

@@ -236,9 +236,11 @@ def test_four_host_devices_give_the_one_device_numbers(tmp_path):
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split()[0] == str(n)
         results[n] = files.read_npz(str(tmp_path / str(n) / "metrics.npz"))
+    # float32: each device runs the vmapped program on a quarter of the runs, and XLA's CPU kernels
+    # for other batch shapes round differently (seen: 3e-7 absolute on values ~0.07). Not bitwise.
     for k in results[1]:
         if not k.endswith("_seconds"):
-            np.testing.assert_allclose(results[4][k], results[1][k], rtol=1e-6, atol=1e-7, err_msg=k)
+            np.testing.assert_allclose(results[4][k], results[1][k], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
 BAD = [

@@ -1,4 +1,4 @@
-"""The notes' studies (symmetry, activations, gradcheck) on tiny overrides: they run through the same
+"""The notes' studies (symmetry, batchnorm, optimizers, activations, gradcheck) on tiny overrides: they run through the same
 command, and their report and claims are produced and well-formed."""
 
 import ast
@@ -22,6 +22,13 @@ TINY = {
                   "--config.model.hidden=(8,4)", "--config.eval.hist_seeds=1"],
                  {"symmetry.zero.identical_units", "symmetry.zero.accuracy", "symmetry.constant.identical_units",
                   "symmetry.small_random.distinct_units"}),
+    "batchnorm": (["--config.seeds=2", "--config.data.limit_train=240", "--config.train.epochs=2",
+                   "--config.model.hidden=(8,8)", "--config.eval.hist_seeds=1"],
+                  {"batchnorm.faster", "batchnorm.final_accuracy", "batchnorm.stable_inputs", "batchnorm.higher_lr",
+                   "batchnorm.step_cost"}),
+    "optimizers": (["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
+                    "--config.model.hidden=(8,)"],
+                   {"optimizers.momentum_faster_quadratic", "optimizers.momentum_beats_sgd_mnist"}),
     "gradcheck": (["--config.seeds=2", "--config.data.n=4", "--config.data.dim=3", "--config.model.hidden=(4,)"],
                   {"gradcheck.best_eps_f64", "gradcheck.min_error_f64", "gradcheck.min_error_f32"}),
 }
