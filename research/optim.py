@@ -67,14 +67,8 @@ class MomentumState(NamedTuple):
     velocity: optax.Params
 
 
-def momentum(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
-    """The notes' momentum (note 003): v <- alpha * v + eta_t * g;  theta <- theta - v;  v_0 = 0.
-
-    The rate sits *inside* the velocity. optax's ``sgd(lr, momentum)`` and torch's SGD keep
-    ``m <- alpha * m + g`` and step ``theta <- theta - eta_t * m``, the rate outside. With a
-    constant rate the two are the same (v = eta * m); once eta changes they are not: here a new
-    rate acts only on new gradients, there it rescales the whole accumulated velocity at once.
-    """
+def _velocity(lr: Rate, alpha: float, look_ahead: bool) -> optax.GradientTransformation:
+    """v <- alpha * v + eta_t * g; the step is -v, or -(alpha * v + eta_t * g) with look-ahead."""
     _check_lr(lr)
     _check("alpha", alpha, isinstance(alpha, (int, float)) and 0 <= alpha < 1, "a number in [0, 1)")
 
@@ -85,9 +79,24 @@ def momentum(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
         del params
         eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
         v = jax.tree.map(lambda v, g: alpha * v + eta * g, state.velocity, grads)
-        return jax.tree.map(jnp.negative, v), MomentumState(count=state.count + 1, velocity=v)
+        if look_ahead:
+            step = jax.tree.map(lambda v, g: -(alpha * v + eta * g), v, grads)
+        else:
+            step = jax.tree.map(jnp.negative, v)
+        return step, MomentumState(count=state.count + 1, velocity=v)
 
     return optax.GradientTransformation(init, update)
+
+
+def momentum(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
+    """The notes' momentum (note 003): v <- alpha * v + eta_t * g;  theta <- theta - v;  v_0 = 0.
+
+    The rate sits *inside* the velocity. optax's ``sgd(lr, momentum)`` and torch's SGD keep
+    ``m <- alpha * m + g`` and step ``theta <- theta - eta_t * m``, the rate outside. With a
+    constant rate the two are the same (v = eta * m); once eta changes they are not: here a new
+    rate acts only on new gradients, there it rescales the whole accumulated velocity at once.
+    """
+    return _velocity(lr, alpha, look_ahead=False)
 
 
 def nesterov(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
@@ -98,20 +107,7 @@ def nesterov(lr: Rate, alpha: float = 0.9) -> optax.GradientTransformation:
 
     With a constant rate this equals optax's ``sgd(lr, momentum=alpha, nesterov=True)``.
     """
-    _check_lr(lr)
-    _check("alpha", alpha, isinstance(alpha, (int, float)) and 0 <= alpha < 1, "a number in [0, 1)")
-
-    def init(params):
-        return MomentumState(count=jnp.zeros([], jnp.int32), velocity=_zeros_like(params))
-
-    def update(grads, state, params=None):
-        del params
-        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
-        v = jax.tree.map(lambda v, g: alpha * v + eta * g, state.velocity, grads)
-        step = jax.tree.map(lambda v, g: -(alpha * v + eta * g), v, grads)
-        return step, MomentumState(count=state.count + 1, velocity=v)
-
-    return optax.GradientTransformation(init, update)
+    return _velocity(lr, alpha, look_ahead=True)
 
 
 class AccumulatorState(NamedTuple):
