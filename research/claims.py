@@ -179,8 +179,42 @@ def optimizers(full, results, summary) -> list[dict]:
     return out
 
 
+def select_by_validation(val: dict) -> str:
+    """The arm with the highest mean final validation accuracy over its non-diverged seeds."""
+    def score(item):
+        acc, diverged_at = item[1]
+        alive = diverged_at < 0
+        return float(np.mean(acc[alive, -1])) if alive.any() else -np.inf
+    return max(val.items(), key=score)[0]
+
+
+def arms_to_test(full, val: dict) -> set[str]:
+    """Arms whose test accuracy a study reports, chosen from ``{arm: (val_acc, diverged_at)}``.
+    hparam_search reports only its validation-selected setting; other studies report every arm."""
+    if full.study == "hparam_search":
+        return {select_by_validation(val)}
+    return set(val)
+
+
+def hparam_search(full, results, summary) -> list[dict]:
+    """Note 002: tune on validation, touch the test split once, at the end."""
+    chosen = select_by_validation({n: (results[f"{n}/val_acc"], results[f"{n}/diverged_at"]) for n in full.arms})
+    counts = {n: int(results[f"{n}/test_evaluations"]) for n in full.arms}
+    total = sum(counts.values())
+    once = {"mean": float(total), "ci_low": float(total), "ci_high": float(total)}
+    out = [claim("hparam_search.test_once", f"the test split is evaluated exactly once, for the setting chosen on "
+                 f"validation ({chosen}); measured: test evaluations counted by the sealed split over all "
+                 f"{len(counts)} settings", "note 002", once, total == 1 and counts[chosen] == 1)]
+    alive = results[f"{chosen}/diverged_at"] < 0
+    gap = stats.mean_ci(results[f"{chosen}/val_acc"][alive, -1] - results[f"{chosen}/test_acc"][alive])
+    out.append(claim("hparam_search.val_test_gap", "the chosen setting's validation accuracy overstates its test "
+                     "accuracy by little (val - test, within +-0.03)", "note 002", gap,
+                     -0.03 <= gap["ci_low"] and gap["ci_high"] <= 0.03))
+    return out
+
+
 STUDIES: dict[str, Callable] = {"init_study": init_study, "symmetry": symmetry, "batchnorm": batchnorm,
-                                "optimizers": optimizers}
+                                "optimizers": optimizers, "hparam_search": hparam_search}
 
 
 def for_study(full, results, summary) -> list[dict]:

@@ -15,7 +15,7 @@ import ml_collections
 
 from research import activations, initializers, losses, mlp, optim
 
-STUDIES = ("init_study", "symmetry", "batchnorm", "optimizers", "activations", "gradcheck")
+STUDIES = ("init_study", "symmetry", "batchnorm", "optimizers", "hparam_search", "activations", "gradcheck")
 DATA_NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
 GRADS = ("autodiff", "hand")
 DTYPES = ("float32", "float64")

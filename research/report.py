@@ -80,6 +80,8 @@ def _figures(full, results, fig_dir) -> list[tuple[str, str]]:
 
     if full.study == "optimizers" and "quadratic/sgd/path" in results:
         out += _optimizer_figures(full, results, fig_dir, plt)
+    if full.study == "hparam_search":
+        out += _hparam_figure(full, results, fig_dir, plt)
     if full.study == "batchnorm":
         names = list(full.arms)
         fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False, sharey=True)
@@ -157,6 +159,41 @@ def _optimizer_figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     plt.close(fig)
     return [("Trajectories on the quadratic and Rosenbrock surfaces", "figures/trajectories.png"),
             ("MNIST training loss per rule", "figures/mnist_loss.png")]
+
+
+def _hparam_figure(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    """Mean final validation accuracy over (lr, L2), one panel per init scale; the chosen cell ringed."""
+    def value(name, key):
+        return full.arms[name].get("train", {}).get(key, full.train[key])
+
+    chosen = claims_lib.select_by_validation({n: (results[f"{n}/val_acc"], results[f"{n}/diverged_at"])
+                                              for n in full.arms})
+    lrs = sorted({value(n, "lr") for n in full.arms})
+    l2s = sorted({value(n, "l2") for n in full.arms})
+    scales = sorted({value(n, "init_scale") for n in full.arms})
+    fig, axes = plt.subplots(1, len(scales), figsize=(4.2 * len(scales), 3.6), squeeze=False)
+    for ax, scale in zip(axes[0], scales):
+        grid = np.full((len(l2s), len(lrs)), np.nan)
+        for n in full.arms:
+            if value(n, "init_scale") == scale:
+                alive = results[f"{n}/diverged_at"] < 0
+                v = results[f"{n}/val_acc"][alive, -1]
+                grid[l2s.index(value(n, "l2")), lrs.index(value(n, "lr"))] = v.mean() if v.size else np.nan
+                if n == chosen:
+                    ax.add_patch(plt.Rectangle((lrs.index(value(n, "lr")) - 0.5, l2s.index(value(n, "l2")) - 0.5),
+                                               1, 1, fill=False, ec="red", lw=2))
+        im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=np.nanmin(grid), vmax=np.nanmax(grid))
+        for (i, j), v in np.ndenumerate(grid):
+            ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7, color="white")
+        ax.set(xticks=range(len(lrs)), xticklabels=[f"{v:g}" for v in lrs], yticks=range(len(l2s)),
+               yticklabels=[f"{v:g}" for v in l2s], xlabel="learning rate", ylabel="L2",
+               title=f"init scale {scale:g}")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"Validation accuracy (mean over {full.seeds} seeds); red: chosen ({chosen}), the only setting tested")
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "validation_surface.png"), dpi=100)
+    plt.close(fig)
+    return [("Validation surface", "figures/validation_surface.png")]
 
 
 def _row(cells) -> str:

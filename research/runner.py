@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research import config as config_lib, data as data_lib, files, mlp, report, train as train_lib
+from research import claims, config as config_lib, data as data_lib, files, mlp, report, train as train_lib
 
 HIST_SAMPLES = 4000  # post-activation values kept per layer and seed for the init histograms
 
@@ -235,15 +235,22 @@ class GroupRunner:
         test_eval = jax.jit(jax.vmap(prog.evaluate, in_axes=(0, 0, None, None)))
         evals = np.arange(1, self.epochs * prog.evals_per_epoch + 1) * prog.steps_per_eval
         out = {"steps": evals}
-        for i, name in enumerate(self.arm_names):
-            rows = slice(i * self.seeds, (i + 1) * self.seeds)
+        rows_of = {name: slice(i * self.seeds, (i + 1) * self.seeds) for i, name in enumerate(self.arm_names)}
+        # Which arms are reported, decided on validation metrics alone, before the test split is opened.
+        tested = claims.arms_to_test(self.full, {n: (metrics["val_acc"][r], np.asarray(carry.diverged_at[r]))
+                                                 for n, r in rows_of.items()})
+        for name, rows in rows_of.items():
             params = jax.tree.map(lambda a: a[rows], carry.params)
             bn = jax.tree.map(lambda a: a[rows], carry.bn_state)
-            # The one use of the test split for this arm; the sealed split counts and refuses a second.
-            loss, acc = self.dataset.test.evaluate(
-                lambda x, y: test_eval(params, bn, jnp.asarray(x, self.dtype), jnp.asarray(y)), label=name)
+            if name in tested:
+                # The one use of the test split for this arm; the sealed split counts and refuses a second.
+                loss, acc = self.dataset.test.evaluate(
+                    lambda x, y: test_eval(params, bn, jnp.asarray(x, self.dtype), jnp.asarray(y)), label=name)
+            else:
+                loss = acc = np.full((self.seeds,), np.nan)
             out[f"{name}/test_loss"] = np.asarray(loss)
             out[f"{name}/test_acc"] = np.asarray(acc)
+            out[f"{name}/test_evaluations"] = np.int64(self.dataset.test.evaluations.get(name, 0))
             out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
             out[f"{name}/unit_spread"] = unit_spread(params)
             # wall time of each epoch's chunk for the whole group, per seed-step (NaN before a resume)

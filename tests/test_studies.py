@@ -1,4 +1,4 @@
-"""The notes' studies (symmetry, batchnorm, optimizers, activations, gradcheck) on tiny overrides: they run through the same
+"""The notes' studies (symmetry, batchnorm, optimizers, hparam_search, activations, gradcheck) on tiny overrides: they run through the same
 command, and their report and claims are produced and well-formed."""
 
 import ast
@@ -29,6 +29,9 @@ TINY = {
     "optimizers": (["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
                     "--config.model.hidden=(8,)"],
                    {"optimizers.momentum_faster_quadratic", "optimizers.momentum_beats_sgd_mnist"}),
+    "hparam_search": (["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
+                       "--config.model.hidden=(8,)"],
+                      {"hparam_search.test_once", "hparam_search.val_test_gap"}),
     "gradcheck": (["--config.seeds=2", "--config.data.n=4", "--config.data.dim=3", "--config.model.hidden=(4,)"],
                   {"gradcheck.best_eps_f64", "gradcheck.min_error_f64", "gradcheck.min_error_f32"}),
 }
@@ -79,3 +82,21 @@ def test_run_all_indexes_every_claim(tmp_path):
     stamp = (tmp_path / "symmetry" / "metrics.npz").stat().st_mtime_ns
     run_all.run_all(configs, str(tmp_path), progress=False)
     assert (tmp_path / "symmetry" / "metrics.npz").stat().st_mtime_ns == stamp
+
+
+def test_hparam_search_opens_the_test_split_once(tmp_path):
+    overrides, _ = TINY["hparam_search"]
+    out = subprocess.run([sys.executable, "-m", "experiments.run", "--config", "configs/hparam_search.py",
+                          "--workdir", str(tmp_path), *overrides], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import numpy as np
+    from research import files
+
+    m = files.read_npz(str(tmp_path / "metrics.npz"))
+    counts = {k.split("/")[0]: int(v) for k, v in m.items() if k.endswith("/test_evaluations")}
+    assert sum(counts.values()) == 1 and len(counts) == 36
+    (chosen,) = [n for n, c in counts.items() if c == 1]
+    finals = {n: np.mean(m[f"{n}/val_acc"][:, -1]) for n in counts}
+    assert finals[chosen] == max(finals.values())
+    assert all(np.isnan(m[f"{n}/test_acc"]).all() for n in counts if n != chosen)
