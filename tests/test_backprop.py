@@ -80,7 +80,7 @@ def test_hand_backprop_equals_jax_grad(activation, batchnorm, loss, l2, train):
 
 
 # Each new shape costs a round of op compilation (~3 s), so a modest number of draws.
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 12), min_size=2, max_size=6),
     batch=st.integers(2, 10),
