@@ -95,7 +95,8 @@ def _lr(full, name) -> float:
     return full.arms[name].get("train", {}).get("lr", full.train.lr)
 
 
-def _first_reach(results, name, target):
+def first_reach(results, name, target):
+    """Per seed: the first evaluated step whose validation accuracy reaches ``target`` (NaN if none)."""
     val, steps = results[f"{name}/val_acc"], results["steps"]
     reached = val >= target
     return np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
@@ -111,8 +112,8 @@ def batchnorm(full, results, summary) -> list[dict]:
     target = full.eval.target_accuracy
     src = "notes 002-003; Ioffe & Szegedy 2015"
     never = results["steps"][-1] * 2.0  # a seed that never reaches the target counts as twice the budget
-    s_plain = np.nan_to_num(_first_reach(results, plain, target), nan=never)
-    s_bn = np.nan_to_num(_first_reach(results, bn, target), nan=never)
+    s_plain = np.nan_to_num(first_reach(results, plain, target), nan=never)
+    s_bn = np.nan_to_num(first_reach(results, bn, target), nan=never)
     faster = stats.mean_ci(s_plain / s_bn)
     out = [claim("batchnorm.faster", f"BN reaches {target:.0%} validation accuracy in fewer steps (ratio of steps, "
                  "no BN / BN, paired by seed; > 1 means BN is faster)", src, faster, faster["ci_low"] > 1)]

@@ -22,13 +22,12 @@ def summarize(full, results: dict[str, np.ndarray]) -> dict:
     """Per arm: final validation and test accuracy, steps to the target accuracy, divergence.
     Diverged seeds are counted and left out of every mean."""
     target = full.eval.target_accuracy
-    steps = results["steps"]
     arms = {}
     for name in full.arms:
         val = results[f"{name}/val_acc"]
         alive = results[f"{name}/diverged_at"] < 0
         reached = val >= target
-        first = np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
+        first = claims_lib.first_reach(results, name, target)
         arms[name] = {
             "n_seeds": int(val.shape[0]),
             "n_diverged": int((~alive).sum()),

@@ -28,9 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research import claims, config as config_lib, data as data_lib, files, mlp, report, train as train_lib
+from research import claims, config as config_lib, data as data_lib, files, report, study_activations, train as train_lib
 
-HIST_SAMPLES = 4000  # post-activation values kept per layer and seed for the init histograms
+HIST_SAMPLES = study_activations.HIST  # post-activation values kept per layer and seed at init
 
 
 class WorkdirError(ValueError):
@@ -86,16 +86,6 @@ def _one_shot(fn, *args):
     """Compile and run a program used once (init, histograms): XLA's backend optimizations cost
     seconds per random draw at compile time and buy nothing for a single call."""
     return jax.jit(fn).lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})(*args)
-
-
-def _init_activations(arm_spec, params, bn_state, x, bins_key):
-    """Per hidden layer at init: mean, std, a subsample of post-activation values (one run)."""
-    _, _, trace = mlp.forward(params, bn_state, x, arm_spec, train=True)
-    means = jnp.stack([jnp.mean(a) for a in trace.post]) if trace.post else jnp.zeros((0,))
-    stds = jnp.stack([jnp.std(a) for a in trace.post]) if trace.post else jnp.zeros((0,))
-    samples = [jax.random.choice(jax.random.fold_in(bins_key, l), a.ravel(), (HIST_SAMPLES,), replace=a.size < HIST_SAMPLES)
-               for l, a in enumerate(trace.post)]
-    return means, stds, (jnp.stack(samples) if samples else jnp.zeros((0, HIST_SAMPLES)))
 
 
 class GroupRunner:
@@ -155,9 +145,9 @@ class GroupRunner:
         rows = np.concatenate([np.arange(hs) + i * self.seeds for i in range(len(self.arm_names))])
         pick = lambda a: jnp.asarray(a)[rows]
         hkeys = jnp.concatenate([keys[:hs]] * len(self.arm_names))
-        fn = jax.vmap(lambda p, b, k: _init_activations(self.program.spec, p, b, x, jax.random.fold_in(k, 7)),
-                      in_axes=(0, 0, 0))
-        means, stds, samples = _one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
+        fn = jax.vmap(lambda p, b, k: study_activations.layer_stats(self.program.spec, p, b, x, jax.random.fold_in(k, 7)))
+        stats_ = _one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
+        means, stds, samples = stats_["act_mean"], stats_["act_std"], stats_["act_samples"]
         out = {}
         for i, name in enumerate(self.arm_names):
             sl = slice(i * hs, (i + 1) * hs)

@@ -18,10 +18,17 @@ HIST = 4000
 SATURATED = 0.99
 
 
-def _layer_stats(spec, params, x, key):
-    _, _, trace = mlp.forward(params, [], x, spec, train=True)
+def layer_stats(spec, params, bn_state, x, key) -> dict:
+    """Per hidden layer of one network on ``x`` (train-mode forward): mean, std, E[h^2], the
+    saturated fraction and ``HIST`` sampled values. The init study's histograms use it too."""
+    _, _, trace = mlp.forward(params, bn_state, x, spec, train=True)
     post = trace.post
-    samples = jnp.stack([jax.random.choice(jax.random.fold_in(key, l), h.ravel(), (HIST,)) for l, h in enumerate(post)])
+    if not post:
+        empty = jnp.zeros((0,), x.dtype)
+        return {"act_mean": empty, "act_std": empty, "act_sq": empty, "act_saturated": empty,
+                "act_samples": jnp.zeros((0, HIST), x.dtype)}
+    samples = jnp.stack([jax.random.choice(jax.random.fold_in(key, l), h.ravel(), (HIST,), replace=h.size < HIST)
+                         for l, h in enumerate(post)])
     return {
         "act_mean": jnp.stack([jnp.mean(h) for h in post]),
         "act_std": jnp.stack([jnp.std(h) for h in post]),
@@ -40,7 +47,7 @@ def compute(full, keys) -> dict[str, np.ndarray]:
 
         def one(k, spec=spec):
             params, _ = mlp.init(jax.random.fold_in(k, 0), spec)
-            return _layer_stats(spec, params, x, jax.random.fold_in(k, 7))
+            return layer_stats(spec, params, [], x, jax.random.fold_in(k, 7))
 
         res = jax.jit(jax.vmap(one))(keys)
         for k, v in res.items():
