@@ -15,7 +15,15 @@ import ml_collections
 
 from research import activations, initializers, losses, mlp, optim
 
-STUDIES = ("init_study", "symmetry", "batchnorm", "optimizers", "hparam_search", "activations", "gradcheck")
+STUDIES = ("init_study", "symmetry", "batchnorm", "optimizers", "hparam_search", "activations", "gradcheck",
+           "gradients", "deep_relu", "signal_theory", "weight_scale", "init_zoo")
+# Studies run by their own module (compute, claims, summary, figures) instead of the group runner.
+# Such a module may declare ``PARAMS = {name: (default, (ok, accepted))}``: the study-specific keys
+# of ``config.params``, validated with the rest before anything is read or compiled.
+ANALYSES = {"activations": "research.study_activations", "gradcheck": "research.study_gradcheck",
+            "gradients": "research.study_gradients", "deep_relu": "research.study_deep_relu",
+            "signal_theory": "research.study_signal_theory", "weight_scale": "research.study_weight_scale",
+            "init_zoo": "research.study_init_zoo"}
 DATA_NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
 GRADS = ("autodiff", "hand")
 DTYPES = ("float32", "float64")
@@ -43,6 +51,7 @@ def defaults() -> ml_collections.ConfigDict:
                   "init_scale": 1.0, "batch_size": 64, "epochs": 5, "evals_per_epoch": 4,
                   "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32", "runs_per_call": 32},
         "eval": {"target_accuracy": 0.9, "hist_seeds": 4, "hist_bins": 60},
+        "params": {},  # study-specific keys, declared by the study module's PARAMS
         "arms": {},
     })
 
@@ -81,6 +90,22 @@ def _widths():
 
 def _kwargs():
     return (lambda v: isinstance(v, (dict, ml_collections.ConfigDict))), "a dict of keyword arguments"
+
+
+# Public names for study modules declaring PARAMS rules.
+integer, number, one_of, flag, widths = _int, _num, _one_of, _bool, _widths
+
+
+def analysis_module(study: str):
+    """The module of an analysis study (see ANALYSES), imported on first use."""
+    import importlib
+
+    return importlib.import_module(ANALYSES[study])
+
+
+def study_params(study: str) -> dict:
+    """``{key: (default, (ok, accepted))}`` of a study's ``config.params``; empty for most studies."""
+    return getattr(analysis_module(study), "PARAMS", {}) if study in ANALYSES else {}
 
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -151,7 +176,7 @@ def _section_keys(section: str) -> tuple[str, ...]:
 def validate(config: ml_collections.ConfigDict) -> None:
     """Refuse the first bad key (ConfigError). Checks names, types, ranges, arm overrides and
     that every arm builds a valid network and optimizer. Reads no data, compiles nothing."""
-    allowed_top = ("study", "seeds", "seed", "data", "model", "train", "eval", "arms")
+    allowed_top = ("study", "seeds", "seed", "data", "model", "train", "eval", "params", "arms")
     for key in config.keys():
         if key not in allowed_top:
             raise ConfigError(f"config.{key} is not a known key; accepted: {', '.join(allowed_top)}")
@@ -163,6 +188,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for section in ("data", "model", "train", "eval"):
         if section in config:
             _check_section(section + ".", config[section], _section_keys(section), section)
+    _check_params(config)
     arms = config.get("arms", {})
     if not isinstance(arms, (dict, ml_collections.ConfigDict)) or len(arms) == 0:
         _fail("arms", arms, "a non-empty dict: arm name -> {model: {...}, train: {...}} overrides")
@@ -187,9 +213,25 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"config.{where}.train.optimizer_kwargs: {err}") from None
 
 
+def _check_params(config) -> None:
+    study = config.get("study", "init_study")
+    declared = study_params(study)
+    params = config.get("params", {})
+    accepted = ", ".join(declared) or f"nothing (study {study} has no params)"
+    if not isinstance(params, (dict, ml_collections.ConfigDict)):
+        _fail("params", params, "a dict of " + accepted)
+    for key in params.keys():
+        if key not in declared:
+            raise ConfigError(f"config.params.{key} is not a known key; accepted: {accepted}")
+        ok, what = declared[key][1]
+        if not ok(plain(params[key])):
+            _fail(f"params.{key}", params[key], what)
+
+
 def merged(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """``defaults()`` updated with ``config``: every key present."""
     full = defaults()
+    full.params = {k: d for k, (d, _) in study_params(config.get("study", full.study)).items()}
     for key in config.keys():
         value = config[key]
         if isinstance(value, ml_collections.ConfigDict) and key != "arms":

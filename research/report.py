@@ -12,10 +12,10 @@ import os
 import ml_collections
 import numpy as np
 
-from research import claims as claims_lib, files, stats, study_activations, study_gradcheck
+from research import claims as claims_lib, config as config_lib, files, stats
 
-# Studies that measure without training: each module has compute, claims, summary and figures.
-ANALYSES = {"activations": study_activations, "gradcheck": study_gradcheck}
+# Studies run by their own module: each has compute, claims, summary and figures.
+ANALYSES = config_lib.ANALYSES
 
 
 def summarize(full, results: dict[str, np.ndarray]) -> dict:
@@ -255,7 +255,7 @@ def build(workdir: str) -> dict:
         import matplotlib.pyplot as plt
 
         os.makedirs(fig_dir, exist_ok=True)
-        study = ANALYSES[full.study]
+        study = config_lib.analysis_module(full.study)
         summary = {"arms": study.summary(full, results), "claims": study.claims(full, results)}
         figures = study.figures(full, results, fig_dir, plt)
     else:

@@ -288,7 +288,7 @@ def _run_analysis(full, workdir: str, overwrite: bool, started: float) -> dict:
     """Studies that measure at initialization: one pass, no chunks, no checkpoints."""
     _claim_workdir(full, workdir, overwrite)
     t0 = time.perf_counter()
-    results = report.ANALYSES[full.study].compute(full, run_keys(full.seed, full.seeds))
+    results = config_lib.analysis_module(full.study).compute(full, run_keys(full.seed, full.seeds))
     seconds = time.perf_counter() - t0
     files.write_npz(os.path.join(workdir, "metrics.npz"), results)
     files.write_json(os.path.join(workdir, "meta.json"),

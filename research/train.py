@@ -176,8 +176,9 @@ def hyper(arm) -> Hyper:
 
 
 def make_train(config, dataset):
-    """``train(key) -> (final Carry, Metrics of shape (epochs, evals_per_epoch))`` for one run of a
-    resolved arm config on ``dataset``; pure, so ``jax.jit(jax.vmap(train))(keys)`` runs seeds."""
+    """``train(key, hyper=the config's) -> (final Carry, Metrics of shape (epochs, evals_per_epoch))``
+    for one run of a resolved arm config on ``dataset``; pure, so ``jax.jit(jax.vmap(train))(keys)``
+    runs seeds, and ``vmap`` over ``(keys, hypers)`` runs a grid of learning rates, L2 or init scales."""
     prog = program(config, dataset.train.x.shape[0], dataset.train.x.shape[1], dataset.num_classes)
     arm_spec = config_lib.spec(config, dataset.train.x.shape[1], dataset.num_classes)
     h = hyper(config)
@@ -185,7 +186,7 @@ def make_train(config, dataset):
     data = (jnp.asarray(dataset.train.x, dtype), jnp.asarray(dataset.train.y),
             jnp.asarray(dataset.val.x, dtype), jnp.asarray(dataset.val.y))
 
-    def train(key):
+    def train(key, h: Hyper = h):
         carry = prog.init(key, h.init_scale, arm_spec)
 
         def one_epoch(c, e):
@@ -194,3 +195,15 @@ def make_train(config, dataset):
         return jax.lax.scan(one_epoch, carry, jnp.arange(config.train.epochs))
 
     return train
+
+
+def run_many(config, dataset, keys: jax.Array, hypers: Hyper | None = None) -> tuple[Carry, Metrics]:
+    """Train one run per key (and per row of ``hypers``, if given: the leading axis of its arrays
+    matches ``keys``) as one compiled program: ``jit(vmap(train))``. For studies that train
+    in-process without the group runner's checkpoints."""
+    train = make_train(config, dataset)
+    if hypers is None:
+        return jax.jit(jax.vmap(train))(keys)
+    dtype = jnp.dtype(config.train.dtype)
+    hypers = Hyper(*(jnp.asarray(v, dtype) for v in hypers))
+    return jax.jit(jax.vmap(train))(keys, hypers)

@@ -2,15 +2,10 @@
 command, and their report and claims are produced and well-formed."""
 
 import ast
-import json
-import os
-import subprocess
 import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLAIM_KEYS = {"id", "claim", "source", "measured", "ci_low", "ci_high", "holds"}
+from studyrun import ROOT, run_and_check
 
 TINY = {
     "activations": (["--config.seeds=3", "--config.data.n=64", "--config.data.dim=32",
@@ -37,32 +32,12 @@ TINY = {
 }
 
 
-def _run_tiny(study, workdir):
-    out = subprocess.run([sys.executable, "-m", "experiments.run", "--config", f"configs/{study}.py",
-                          "--workdir", str(workdir), *TINY[study][0]], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-
-
 @pytest.mark.parametrize("study", sorted(TINY))
 def test_study_runs_and_reports_its_claims(tmp_path, study):
-    _, ids = TINY[study]
-    _run_tiny(study, tmp_path)
+    overrides, ids = TINY[study]
+    run_and_check(tmp_path, study, overrides, ids)
     if study == "hparam_search":
         _check_test_opened_once(tmp_path)
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    claims = {c["id"]: c for c in summary["claims"]}
-    assert set(claims) == ids
-    for c in claims.values():
-        assert set(c) == CLAIM_KEYS and isinstance(c["holds"], bool)
-        assert c["ci_low"] <= c["measured"] <= c["ci_high"]
-    report = (tmp_path / "report.md").read_text()
-    for i in ids:
-        assert f"`{i}`" in report
-    for line in report.splitlines():
-        if line.startswith("!["):
-            assert (tmp_path / line[line.rindex("](") + 2:-1]).exists(), line
-    assert all(a["n_seeds"] >= 2 for a in summary["arms"].values())
 
 
 def test_run_all_indexes_every_claim(tmp_path):
