@@ -15,9 +15,13 @@ def main(argv=None) -> int:
     if not os.path.exists(os.path.join(args.workdir, "metrics.npz")):
         print(f"error: {args.workdir} has no metrics.npz; accepted: the workdir of a finished run", file=sys.stderr)
         return 2
-    from research import report
+    from research import files, report
 
-    report.build(args.workdir)
+    try:
+        report.build(args.workdir)
+    except files.FileError as err:  # a truncated, corrupt or pickled file: one line, never unpickled
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"report: {args.workdir}/report.md")
     return 0
 

@@ -2,12 +2,14 @@
 
 Overrides follow the flax-examples convention: ``--config.seeds=64 --config.train.lr=0.05``.
 Rerunning the same command on the same workdir resumes it. A malformed config, an unreadable data
-file or a workdir holding another config is refused with one line on stderr and exit code 2,
-before anything is compiled or written.
+file, a workdir holding another config or in use by another run is refused with one line on
+stderr and exit code 2, before anything is compiled or written. A full disk or an unreadable
+workdir file stops the run with one line and exit code 2; rerunning resumes from what was kept.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from absl import flags
@@ -25,15 +27,31 @@ def parse(argv):
     """(config, workdir, overwrite) from the command line; raises ValueError with one line."""
     fv = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "study config file (configs/*.py)", flag_values=fv,
-                                    lock_config=True)
+                                    lock_config=True, sys_argv=list(argv))  # else it reads sys.argv's overrides
     flags.DEFINE_string("workdir", None, "folder for the run's outputs and checkpoints", flag_values=fv)
     flags.DEFINE_bool("overwrite", False, "discard a workdir that holds a different config", flag_values=fv)
+    for arg in argv[1:]:
+        path = arg.split("=", 1)[0]
+        if path.startswith("--config.") and "[" not in path:
+            bad = [p for p in path[len("--config."):].split(".") if not p.isidentifier()]
+            if bad:
+                raise ValueError(f"bad override {arg}: {bad[0]!r} is not a Python name, so the flag cannot reach it; "
+                                 f"accepted: brackets, e.g. --config.arms['{bad[0]}'].train.lr=0.1")
     try:
         fv(argv)
     except flags.Error as err:
         raise ValueError(" ".join(str(err).split())) from None
     except (KeyError, AttributeError, TypeError) as err:  # an override path the config does not have
-        raise ValueError(f"bad override: {' '.join(str(err).split())}") from None
+        inner = err
+        while inner.args and isinstance(inner.args[0], BaseException):  # AttributeError(KeyError('x'))
+            inner = inner.args[0]
+        key = str(inner.args[0]).strip("'\"") if isinstance(inner, KeyError) and inner.args else None
+        culprit = next((a for a in argv[1:] if key is not None and a.startswith("--config.")
+                        and str(key) in a.split("=", 1)[0]), None)
+        if culprit is None:
+            raise ValueError(f"bad override: {' '.join(str(err).split())}") from None
+        raise ValueError(f"bad override {culprit}: the config has no key {key!r} there; accepted: keys the config "
+                         "file sets (under --config.arms[...], the keys that arm sets)") from None
     if fv.config is None or not fv.workdir:
         raise ValueError(f"--config and --workdir are required; {USAGE}")
     return fv.config, fv.workdir, fv.overwrite
@@ -45,12 +63,19 @@ def main(argv=None) -> int:
         config, workdir, overwrite = parse(argv)
     except ValueError as err:
         return _refuse(str(err))
-    from research import config as config_lib, data, runner  # after parsing: --help stays instant
+    from research import config as config_lib, data, files, runner  # after parsing: --help stays instant
 
+    # orbax logs the errors of its writer threads with tracebacks before re-raising them; the
+    # error this command reports is the one line below.
+    logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
         summary = runner.run(config, workdir, overwrite=overwrite)
-    except (config_lib.ConfigError, data.DataError, runner.WorkdirError) as err:
+    except (config_lib.ConfigError, data.DataError, runner.WorkdirError, files.FileError) as err:
         return _refuse(str(err))
+    except OSError as err:  # a full disk outside the writers that name their file (mkdir, the lock)
+        if not files.is_no_space(err):
+            raise
+        return _refuse(str(files.no_space(err.filename or workdir)))
     for c in summary.get("claims", []):
         print(f"{'holds ' if c['holds'] else 'FAILS '} {c['id']}: {c['measured']:.4g} "
               f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]")

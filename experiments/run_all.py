@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.util
+import logging
 import os
 import sys
 
@@ -72,11 +73,12 @@ def main(argv=None) -> int:
         print(f"error: --only names unknown studies {', '.join(unknown)}; accepted: {', '.join(available)}",
               file=sys.stderr)
         return 2
-    from research import config as config_lib, data, runner
+    from research import config as config_lib, data, files, runner
 
+    logging.getLogger("absl").setLevel(logging.CRITICAL)  # orbax's thread errors: reported below in one line
     try:
         run_all({n: load_config(available[n]) for n in names}, args.workdir)
-    except (config_lib.ConfigError, data.DataError, runner.WorkdirError) as err:
+    except (config_lib.ConfigError, data.DataError, runner.WorkdirError, files.FileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"index: {args.workdir}/index.md")

@@ -193,6 +193,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not isinstance(arms, (dict, ml_collections.ConfigDict)) or len(arms) == 0:
         _fail("arms", arms, "a non-empty dict: arm name -> {model: {...}, train: {...}} overrides")
     for name, overrides in arms.items():
+        if not isinstance(name, str) or not name or "/" in name or name != name.strip():
+            raise ConfigError(f"config.arms has an arm named {name!r}; accepted: a non-empty name without '/' "
+                              "or surrounding spaces (results are stored as '<arm>/<metric>')")
         if not isinstance(overrides, (dict, ml_collections.ConfigDict)):
             _fail(f"arms.{name}", overrides, "a dict with model and/or train overrides")
         for section in overrides.keys():

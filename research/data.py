@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import os
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["DataError", "Dataset", "SealedSplit", "Split", "fashion_mnist_dir", "gaussian", "load", "load_idx_dir",
-           "load_mnist5k", "make_splits", "make_splits_with_test", "read_digits_csv", "read_idx"]
+           "load_mnist5k", "make_splits", "make_splits_with_test", "read_digits_csv", "read_idx", "train_size"]
 
 NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
 PIXELS = 784
@@ -141,7 +142,7 @@ def read_idx(path) -> np.ndarray:
     if len(data) < start:
         raise DataError(f"{path}: truncated IDX header: expected {start} bytes for {ndim} dims, found {len(data)}")
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
-    expected, found = int(np.prod(dims)) * dtype.itemsize, len(data) - start
+    expected, found = math.prod(dims) * dtype.itemsize, len(data) - start  # Python ints: no overflow
     if found < expected:
         raise DataError(f"{path}: truncated IDX data: expected {expected} bytes for shape {dims}, found {found}")
     if found > expected:
@@ -321,6 +322,36 @@ def _get(cfg: Any, key: str, default: Any = None) -> Any:
     if isinstance(cfg, Mapping):
         return cfg.get(key, default)
     return getattr(cfg, key, default)
+
+
+def train_size(cfg: Any) -> int | None:
+    """How many training examples :func:`load` would give, from the config and at most an IDX
+    header: reads no data and compiles nothing, so a batch larger than the split is refused
+    before anything runs. None when it cannot tell cheaply (then :func:`load` decides)."""
+    name = _get(cfg, "name")
+    n_val, limit = _get(cfg, "n_val", 500), _get(cfg, "limit_train", 0)
+    try:
+        if name == "gaussian":
+            return int(_get(cfg, "n", 1000))
+        if name == "mnist5k":
+            n = 5000 - n_val - _get(cfg, "n_test", 1000)
+        elif name in ("mnist_idx", "fashion_mnist"):
+            path = _get(cfg, "path", "") or (fashion_mnist_dir() if name == "fashion_mnist" else "")
+            label_file = _find(str(path), IDX_NAMES["train"][1]) if path else None
+            if label_file is None:
+                return None
+            opener = gzip.open if open(label_file, "rb").read(2) == b"\x1f\x8b" else open
+            with opener(label_file, "rb") as f:
+                header = f.read(8)
+            if len(header) < 8 or header[:4] != b"\x00\x00\x08\x01":
+                return None
+            n = int.from_bytes(header[4:8], "big") - n_val
+        else:
+            return None
+        n = int(n)
+        return min(n, int(limit)) if limit else n
+    except (DataError, OSError, EOFError, TypeError, ValueError, zlib.error):
+        return None
 
 
 def load(cfg: Any) -> Dataset:
