@@ -13,6 +13,7 @@ from research import study_deep_relu as R
 IDS = {"deep_relu.variance_ratio_xavier", "deep_relu.variance_ratio_he", "deep_relu.he_learns"}
 
 
+@pytest.mark.slow  # the whole study through the CLI (10-25 s); .ci/run runs the slow marker too
 def test_tiny_run_reports_its_claims(tmp_path):
     summary = run_and_check(tmp_path, "deep_relu", [
         "--config.seeds=2", "--config.data.limit_train=128", "--config.model.hidden=(8,8,8)",

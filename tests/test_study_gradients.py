@@ -24,6 +24,7 @@ def _config_module(study):
     return module
 
 
+@pytest.mark.slow  # the whole study through the CLI (10-25 s); .ci/run runs the slow marker too
 def test_tiny_run_reports_its_claims(tmp_path):
     summary = run_and_check(tmp_path, "gradients", [
         "--config.seeds=2", "--config.data.limit_train=100", "--config.model.hidden=(16,16)",

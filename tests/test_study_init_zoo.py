@@ -1,6 +1,7 @@
 """The init_zoo study: a tiny run through the real command; the maths it relies on (orthogonal
 products are isometries, Gaussian ones are not); its training loop equals run_many's."""
 
+import pytest
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -14,6 +15,7 @@ TINY = ["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epo
         "--config.params.lsuv_batch=32"]
 
 
+@pytest.mark.slow  # the whole study through the CLI (10-25 s); .ci/run runs the slow marker too
 def test_tiny_run_reports_its_claims(tmp_path):
     run_and_check(tmp_path, "init_zoo", TINY, {"init_zoo.orthogonal_isometry", "init_zoo.lsuv_unit_variance",
                                                 "init_zoo.sparse_trains"})

@@ -213,6 +213,7 @@ def test_measured_chi1_of_a_linear_net_is_sigma_w2():
 
 # --- the study through the real command -----------------------------------------------------------
 
+@pytest.mark.slow  # the whole study through the CLI (10-25 s); .ci/run runs the slow marker too
 def test_tiny_run_reports_its_claims(tmp_path):
     overrides = ["--config.seeds=2", "--config.data.dim=48", "--config.model.hidden=(48,48,48,48)",
                  "--config.params.inputs_per_group=2", "--config.params.tangents=2",

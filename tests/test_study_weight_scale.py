@@ -1,6 +1,7 @@
 """The weight_scale study: a tiny run through the real command, the scale grid's layout, and the
 claim's counting on hand-made results (so the verdict can go either way)."""
 
+import pytest
 import ml_collections
 import numpy as np
 from studyrun import run_and_check
@@ -11,6 +12,7 @@ TINY = ["--config.seeds=2", "--config.params.n_scales=3", "--config.data.limit_t
         "--config.train.epochs=1", "--config.model.hidden=(4,)"]
 
 
+@pytest.mark.slow  # the whole study through the CLI (10-25 s); .ci/run runs the slow marker too
 def test_tiny_run_reports_the_claim_and_lays_out_seeds_by_scales(tmp_path):
     summary = run_and_check(tmp_path, "weight_scale", TINY, {"weight_scale.bn_robust"})
     assert len(summary["arms"]) == 2 * 3  # arm x scale rows
