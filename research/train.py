@@ -197,6 +197,28 @@ def make_train(config, dataset):
     return train
 
 
+def many(fn, in_axes=0, group: int | None = None, **jit_kwargs):
+    """``fn`` of one run made a compiled program over a leading run axis (``in_axes`` as vmap's:
+    0 for per-run arguments, None for shared ones). ``group=None`` is ``jit(vmap(fn))``; an integer
+    runs ``vmap`` over groups of that many runs and ``lax.map`` over the groups, one group after the
+    other, so the working set is one group's instead of every run's."""
+    batched = jax.vmap(fn, in_axes=in_axes)
+    if group is None:
+        return jax.jit(batched, **jit_kwargs)
+
+    def grouped(*args):
+        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        per_run = tuple(a for a, ax in zip(args, axes) if ax is not None)
+
+        def one(rows):
+            it = iter(rows)
+            return fn(*(next(it) if ax is not None else a for a, ax in zip(args, axes)))
+
+        return jax.lax.map(one, per_run, batch_size=group)
+
+    return jax.jit(grouped, **jit_kwargs)
+
+
 def run_many(config, dataset, keys: jax.Array, hypers: Hyper | None = None) -> tuple[Carry, Metrics]:
     """Train one run per key (and per row of ``hypers``, if given: the leading axis of its arrays
     matches ``keys``) as one compiled program: ``jit(vmap(train))``. For studies that train
