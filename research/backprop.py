@@ -95,7 +95,7 @@ def grads(params, state, x, y, spec: mlp.MLPSpec, loss, l2: float = 0.0, train: 
         else:
             grads_l = {}
         deltas[l] = delta
-        grads_l["w"] = trace.inputs[l].T @ delta + l2 * layer["w"]
+        grads_l["w"] = mlp.weight_grad(trace.inputs[l], delta) + l2 * layer["w"]
         grads_l["b"] = jnp.sum(delta, axis=0)
         grads_out[l] = {k: grads_l[k] for k in layer}  # same key order as params
     return Gradients(grads_out, deltas, value, new_state)

@@ -7,7 +7,9 @@ training set reshuffled by key, and ``jit(vmap(train))(keys)`` runs many seeds a
 The study runner uses the same pieces chunked: :class:`Program` holds everything static about a
 group of arms (shapes, activation, optimizer rule, loss, batch size), :meth:`Program.epoch` is one
 chunk, and the per-run hyperparameters (:class:`Hyper`: learning rate, L2, init scale) are traced
-arrays, so arms that differ only in those share one compiled program.
+arrays, so arms that differ only in those share one compiled program. :func:`many` compiles a
+chunk over many runs: one vmap, or (on a CPU, :func:`cache_group`) a loop over cache-sized groups
+of vmapped runs with the carry updated in place, faster and with little held beyond the state.
 
 A run whose loss or parameters become NaN/inf is frozen where it stood: its parameters stop
 changing, ``diverged_at`` records the step, and its later losses are NaN. Other runs in the same
@@ -91,7 +93,7 @@ class Program:
             return out.loss, out.grads, out.state
 
         def objective(p):
-            logits, new_state = mlp.apply(p, bn_state, x, self.spec, train=True)
+            logits, new_state = mlp.apply(p, bn_state, x, self.spec, train=True, matmul=mlp.matmul)
             return losses.get(self.loss)(logits, y) + losses.l2_penalty(p, l2), new_state
 
         (value, new_state), grads = jax.value_and_grad(objective, has_aux=True)(params)
@@ -197,35 +199,96 @@ def make_train(config, dataset):
     return train
 
 
-def many(fn, in_axes=0, group: int | None = None, **jit_kwargs):
-    """``fn`` of one run made a compiled program over a leading run axis (``in_axes`` as vmap's:
-    0 for per-run arguments, None for shared ones). ``group=None`` is ``jit(vmap(fn))``; an integer
-    runs ``vmap`` over groups of that many runs and ``lax.map`` over the groups, one group after the
-    other, so the working set is one group's instead of every run's."""
+CACHE_BYTES = 20 * 2**20  # working set aimed at per group of runs on a CPU; on the 2-core EPYC (32 MB
+# L3) of benchmarks/seeds.py, groups of 2 wide (784-256x4-10) and 16-32 deep-narrow (10x32) runs
+# measured fastest, all runs in one vmap 20-30% slower
+TEMP_FRACTION = 0.5  # when the runs' state is large, a group's temporaries stay within this fraction of it
+
+
+def cache_group(prog: Program, n_runs: int) -> int | None:
+    """Runs per group for :func:`many` (a divisor of ``n_runs``). On one CPU device: as many runs
+    as keep a group's working set (state, gradients, one minibatch's activations) within
+    ``CACHE_BYTES``; and once the state of all runs outgrows a quarter of that, few enough that
+    the group's temporaries (gradients, the updated state before the divergence check,
+    activations) stay within ``TEMP_FRACTION`` of it, so the program holds little beyond the state
+    itself. None (every run at once) on an accelerator or with several devices, where one wide
+    vmap is what they want."""
+    if jax.default_backend() != "cpu" or jax.device_count() > 1:
+        return None
+    one = jax.eval_shape(lambda k: prog.init(k, 1.0, prog.spec), jax.ShapeDtypeStruct((), jax.random.key(0).dtype))
+    nbytes = lambda tree: sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
+    state, grads = nbytes(one), nbytes(one.params)
+    activations = 4 * prog.batch_size * sum(prog.spec.sizes) * jnp.dtype(prog.dtype).itemsize  # z, u, a, error
+    bound = CACHE_BYTES // (state + grads + activations)
+    if n_runs * state > CACHE_BYTES // 4:
+        bound = min(bound, int(TEMP_FRACTION * n_runs * state // (grads + state + activations)))
+    return _divisor_at_most(n_runs, max(1, bound))
+
+
+def _divisor_at_most(n: int, bound: int) -> int:
+    return max(d for d in range(1, min(bound, n) + 1) if n % d == 0)
+
+
+def many(fn, in_axes=0, group: int | None = None, carry: bool = False, **jit_kwargs):
+    """``fn`` of one run made one compiled program over a leading run axis (``in_axes`` as vmap's:
+    0 for per-run arguments, None for shared ones).
+
+    ``group=None`` is ``jit(vmap(fn))``: every run advances together. With an integer ``group``
+    the program runs ``vmap`` over ``group`` runs at a time (the largest divisor of the run count
+    not above it; one run is called unbatched) and loops over the groups, so the working set is
+    one group's, not every run's: on a CPU a group whose state fits in cache trains faster than
+    all runs at once (:func:`cache_group` picks the size). With ``carry=True``, ``fn(carry, ...)``
+    returns ``(carry, outputs)`` and the carry (argument 0, per run) is updated in place group by
+    group, so no second copy of it is held (donate it: ``donate_argnums=0``). Each run computes
+    what it computes under ``jit(vmap(fn))``; in float64 the results are bit-identical.
+    """
     batched = jax.vmap(fn, in_axes=in_axes)
     if group is None:
         return jax.jit(batched, **jit_kwargs)
 
     def grouped(*args):
-        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-        per_run = tuple(a for a, ax in zip(args, axes) if ax is not None)
+        axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        if carry and axes[0] is None:
+            raise ValueError("many(carry=True): the carry (argument 0) must be per run (in_axes 0)")
+        per_run = [ax is not None for ax in axes]
+        n = next(jax.tree.leaves(a)[0].shape[0] for a, p in zip(args, per_run) if p)
+        size = _divisor_at_most(n, group)
+        take = lambda tree, i: jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, i * size, size), tree)
+        put = lambda tree, part, i: jax.tree.map(
+            lambda a, b: jax.lax.dynamic_update_slice_in_dim(a, b, i * size, 0), tree, part)
 
-        def one(rows):
-            it = iter(rows)
-            return fn(*(next(it) if ax is not None else a for a, ax in zip(args, axes)))
+        def call(i, first):
+            """Group ``i`` through ``fn``; ``first`` stands in for argument 0 (the carry in place)."""
+            rows = [take(a, i) if p else a for a, p in zip((first, *args[1:]), per_run)]
+            if size > 1:
+                return batched(*rows)
+            # a vmap of one leaves size-1 batch dimensions that XLA:CPU sends to slower generic kernels
+            unwrapped = [jax.tree.map(lambda r: r[0], a) if p else a for a, p in zip(rows, per_run)]
+            return jax.tree.map(lambda o: o[None], fn(*unwrapped))
 
-        return jax.lax.map(one, per_run, batch_size=group)
+        shapes = jax.eval_shape(call, 0, args[0])
+        empty = lambda t: jnp.zeros((n, *t.shape[1:]), t.dtype)
+        if carry:
+            def body(i, state):
+                new_carry, out = call(i, state[0])
+                return put(state[0], new_carry, i), put(state[1], out, i)
+
+            return jax.lax.fori_loop(0, n // size, body, (args[0], jax.tree.map(empty, shapes[1])))
+        return jax.lax.fori_loop(0, n // size, lambda i, o: put(o, call(i, args[0]), i), jax.tree.map(empty, shapes))
 
     return jax.jit(grouped, **jit_kwargs)
 
 
 def run_many(config, dataset, keys: jax.Array, hypers: Hyper | None = None) -> tuple[Carry, Metrics]:
     """Train one run per key (and per row of ``hypers``, if given: the leading axis of its arrays
-    matches ``keys``) as one compiled program: ``jit(vmap(train))``. For studies that train
-    in-process without the group runner's checkpoints."""
+    matches ``keys``) as one compiled program: ``jit(vmap(train))``, on a CPU over cache-sized
+    groups of runs (:func:`many`, :func:`cache_group`). For studies that train in-process without
+    the group runner's checkpoints."""
     train = make_train(config, dataset)
+    prog = program(config, dataset.train.x.shape[0], dataset.train.x.shape[1], dataset.num_classes)
+    group = cache_group(prog, keys.shape[0])
     if hypers is None:
-        return jax.jit(jax.vmap(train))(keys)
+        return many(train, group=group)(keys)
     dtype = jnp.dtype(config.train.dtype)
     hypers = Hyper(*(jnp.asarray(v, dtype) for v in hypers))
-    return jax.jit(jax.vmap(train))(keys, hypers)
+    return many(train, group=group)(keys, hypers)
