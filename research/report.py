@@ -40,13 +40,6 @@ def summarize(full, results: dict[str, np.ndarray]) -> dict:
     return {"target_accuracy": target, "arms": arms}
 
 
-def _band(values: np.ndarray):
-    """Mean and 95% t-interval per column, over the finite rows."""
-    rows = [stats.mean_ci(values[:, j]) for j in range(values.shape[1])]
-    return (np.array([r["mean"] for r in rows]), np.array([r["ci_low"] for r in rows]),
-            np.array([r["ci_high"] for r in rows]))
-
-
 def _activation(full, name):
     return full.arms[name].get("model", {}).get("activation", full.model.activation)
 
@@ -65,7 +58,7 @@ def _figures(full, results, fig_dir) -> list[tuple[str, str]]:
     for ax, act in zip(axes[0], acts):
         for name in (n for n in full.arms if _activation(full, n) == act):
             alive = results[f"{name}/diverged_at"] < 0
-            mean, lo, hi = _band(results[f"{name}/val_acc"][alive])
+            mean, lo, hi = stats.columns(results[f"{name}/val_acc"][alive])
             line, = ax.plot(steps, mean, label=name)
             ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.25)
         ax.axhline(full.eval.target_accuracy, color="grey", ls=":", lw=1)
@@ -147,7 +140,7 @@ def _optimizer_figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     best = claims_lib.best_rate_arms(full, results)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for rule, name in best.items():
-        mean, lo_, hi_ = _band(results[f"{name}/train_loss"])
+        mean, lo_, hi_ = stats.columns(results[f"{name}/train_loss"])
         line, = ax.plot(results["steps"], mean, label=name)
         ax.fill_between(results["steps"], lo_, hi_, color=line.get_color(), alpha=0.25)
     ax.set(yscale="log", xlabel="minibatch step", ylabel="training loss",

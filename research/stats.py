@@ -26,6 +26,14 @@ def mean_ci(values, level: float = 0.95) -> dict:
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
+def columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`mean_ci` of every column of a (seeds, points) array: (mean, ci_low, ci_high) arrays,
+    for curves drawn with a confidence band."""
+    rows = [mean_ci(values[:, j]) for j in range(values.shape[1])]
+    return (np.array([r["mean"] for r in rows]), np.array([r["ci_low"] for r in rows]),
+            np.array([r["ci_high"] for r in rows]))
+
+
 def fmt(summary: dict, digits: int = 3) -> str:
     """'0.912 ± 0.004' (half-width of the interval)."""
     if not math.isfinite(summary["mean"]):

@@ -270,12 +270,6 @@ def summary(full, results) -> dict:
     return out
 
 
-def _band(v):
-    rows = [stats.mean_ci(v[:, k]) for k in range(v.shape[1])]
-    return (np.array([r["mean"] for r in rows]), np.array([r["ci_low"] for r in rows]),
-            np.array([r["ci_high"] for r in rows]))
-
-
 def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     p = full.params
     d = results["linear_depths"]
@@ -313,7 +307,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
         layers = np.arange(1, results[f"{name}/var_after"].shape[1] + 1)
         for key, label in (("var_before", f"{_weight_init(full, name)} init"), ("var_after", "after LSUV")):
-            mean, lo, hi = _band(results[f"{name}/{key}"])
+            mean, lo, hi = stats.columns(results[f"{name}/{key}"])
             line, = axes[0].plot(layers, mean, marker="o", ms=3, label=label)
             axes[0].fill_between(layers, lo, hi, color=line.get_color(), alpha=0.25)
         axes[0].axhspan(1 - p.lsuv_tol, 1 + p.lsuv_tol, color="grey", alpha=0.15, label=f"1 +- tol ({p.lsuv_tol:g})")
@@ -321,7 +315,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
                     title="Layer output variance (95% CI over seeds)")
         axes[0].legend(fontsize=8)
         it = results[f"{name}/lsuv_iterations"]
-        mean, lo, hi = _band(it.astype(np.float64))
+        mean, lo, hi = stats.columns(it.astype(np.float64))
         axes[1].bar(layers, mean, yerr=[mean - lo, hi - mean], color="C2", capsize=3)
         axes[1].scatter(np.repeat(layers, it.shape[0]), it.T.ravel(), s=6, color="k", alpha=0.3)
         axes[1].set(xlabel="layer", ylabel="rescales", title=f"LSUV iterations per layer (max_iter {p.lsuv_max_iter})")
@@ -337,7 +331,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         v = results[f"{name}/val_acc"][alive]
         if not v.size:
             continue
-        mean, lo, hi = _band(v)
+        mean, lo, hi = stats.columns(v)
         line, = ax.plot(steps, mean, marker="o", ms=3, label=f"{name} ({int((~alive).sum())} diverged)")
         ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.25)
     ax.axhline(CHANCE, color="grey", ls=":", lw=1)

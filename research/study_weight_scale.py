@@ -135,12 +135,6 @@ def summary(full, results) -> dict:
     return out
 
 
-def _band(v):
-    rows = [stats.mean_ci(v[:, k]) for k in range(v.shape[1])]
-    return (np.array([r["mean"] for r in rows]), np.array([r["ci_low"] for r in rows]),
-            np.array([r["ci_high"] for r in rows]))
-
-
 def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     sc = results["scales"]
     panels = (("val_acc", "final validation accuracy"), ("train_acc", "final training accuracy"),
@@ -149,7 +143,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     for name in full.arms:
         label = f"{name} ({'BN' if bool(results[f'{name}/batchnorm']) else 'no BN'})"
         for ax, (key, _) in zip(axes, panels):
-            mean, lo, hi = _band(_masked(results, name, key))
+            mean, lo, hi = stats.columns(_masked(results, name, key))
             line, = ax.plot(sc, mean, marker="o", ms=3, label=label)
             ax.fill_between(sc, lo, hi, color=line.get_color(), alpha=0.25)
             dead = (~_alive(results, name)).sum(axis=0)
