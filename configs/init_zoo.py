@@ -11,9 +11,10 @@ per layer. (c) Martens 2010: sparse init (15 incoming N(0, 1) weights per unit) 
 in our run: with plain momentum and 5 epochs it trails by about 0.09 and is still climbing.
 
 The training net uses tanh because sparse init's unit-variance weights were proposed for
-saturating units (Martens trained the logistic-unit deep autoencoders of Hinton & Salakhutdinov 2006); with ReLU, 15 N(0, 1) inputs per unit multiply the
-activations' second moment by ~7.5 per layer. Learning rates (momentum 0.9, batch 64, 5 epochs):
-each arm's own, chosen on the validation split (see LRS).
+saturating units (Martens trained the logistic-unit deep autoencoders of Hinton & Salakhutdinov
+2006); with ReLU, 15 N(0, 1) inputs per unit multiply the activations' second moment by ~7.5 per
+layer. Learning rates (momentum 0.9, batch 64, 5 epochs): each arm's own, chosen on the validation
+split (see LRS).
 """
 
 from research.config import defaults

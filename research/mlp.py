@@ -168,7 +168,14 @@ def matmul(a: jax.Array, w: jax.Array) -> jax.Array:
     return a @ w
 
 
-matmul.defvjp(lambda a, w: (a @ w, (a, w)), lambda res, delta: (delta @ res[1].T, weight_grad(res[0], delta)))
+def _matmul_bwd(res, delta):
+    a, w = res
+    # Cast back to each input's dtype: with mixed inputs (float64 data, float32 weights) the
+    # product and its cotangent are promoted, but a VJP must return each primal's own dtype.
+    return (delta @ w.T).astype(a.dtype), weight_grad(a, delta).astype(w.dtype)
+
+
+matmul.defvjp(lambda a, w: (a @ w, (a, w)), _matmul_bwd)
 
 
 def forward(params: Params, state: State, x: jax.Array, spec: MLPSpec, train: bool, matmul=jnp.matmul):

@@ -287,3 +287,30 @@ def test_spec_is_hashable_and_static_under_jit():
     f = jax.jit(mlp.apply, static_argnames=("spec", "train"))
     chex.assert_trees_all_close(f(params, state, jnp.ones((3, 5)), spec=spec, train=True),
                                 mlp.apply(params, state, jnp.ones((3, 5)), spec, True))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (7, 3, 5), (32, 64, 10)])
+def test_engine_matmul_derivative_equals_jnp_matmul(shape):
+    """mlp.matmul's written-out backward pass gives jnp.matmul's derivatives in float64: the same
+    products, summed in an order the GEMM kernel picks (a^T delta vs (delta^T a)^T), so equal to
+    within a few ulps of the largest term, not bitwise."""
+    b, n, m = shape
+    ka, kw, kc = jax.random.split(jax.random.key(sum(shape)), 3)
+    a, w = jax.random.normal(ka, (b, n), F64), jax.random.normal(kw, (n, m), F64)
+    c = jax.random.normal(kc, (b, m), F64)
+    ours = jax.grad(lambda a, w: jnp.sum(jnp.sin(mlp.matmul(a, w)) * c), argnums=(0, 1))(a, w)
+    theirs = jax.grad(lambda a, w: jnp.sum(jnp.sin(a @ w) * c), argnums=(0, 1))(a, w)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o, t, rtol=0, atol=64 * np.finfo(np.float64).eps * b * n)
+
+
+def test_engine_matmul_mixed_dtypes_give_each_input_its_own_dtype():
+    """float64 data into float32 weights (x64 on): jnp promotes the product, and the cotangents
+    must come back as float64 for the data and float32 for the weights, as jnp.matmul's do."""
+    a = jax.random.normal(jax.random.key(0), (4, 3), F64)
+    w = jax.random.normal(jax.random.key(1), (3, 2), jnp.float32)
+    ours = jax.grad(lambda a, w: jnp.sum(mlp.matmul(a, w) ** 2), argnums=(0, 1))(a, w)
+    theirs = jax.grad(lambda a, w: jnp.sum((a @ w) ** 2), argnums=(0, 1))(a, w)
+    assert [g.dtype for g in ours] == [g.dtype for g in theirs] == [F64, jnp.float32]
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o, t, rtol=1e-6)
