@@ -198,14 +198,29 @@ def orthogonal(gain: float = 1.0) -> Initializer:
             raise ValueError(f"orthogonal: shape {tuple(shape)} is not a matrix; accepted: (fan_in, fan_out)")
         rows, cols = shape
         tall = (max(rows, cols), min(rows, cols))
-        a = jax.random.normal(key, tall, dtype)
-        q, r = jnp.linalg.qr(a)
-        q = q * jnp.sign(jnp.diagonal(r))[None, :]
+        q = _haar_q(jax.random.normal(key, tall, dtype))
         if rows < cols:
             q = q.T
         return g * q
 
     return init
+
+
+@jax.custom_batching.custom_vmap
+def _haar_q(a: jax.Array) -> jax.Array:
+    """The Q of ``a = QR`` with column signs fixed by R's diagonal (Haar-distributed for Gaussian ``a``)."""
+    q, r = jnp.linalg.qr(a)
+    return q * jnp.sign(jnp.diagonal(r))[None, :]
+
+
+@_haar_q.def_vmap
+def _haar_q_batched(axis_size, in_batched, a):
+    # Under vmap, one QR at a time (lax.map) instead of jax's batched QR: on XLA:CPU (jax 0.10.2)
+    # a program holding two batched QRs whose Q and R are both used, e.g. jit(vmap(mlp.init)) of a
+    # 784-256-256 orthogonal net, hangs forever (tests/test_initializers.py keeps a subprocess
+    # check with a timeout). jax's batched QR on a CPU is itself a loop, so this costs nothing.
+    del axis_size
+    return (jax.lax.map(_haar_q, a) if in_batched[0] else _haar_q(a)), in_batched[0]
 
 
 def sparse(connections: int = 10, stddev: float = 1.0) -> Initializer:

@@ -257,10 +257,14 @@ class GroupRunner:
             carry, hyper, rkeys = (self._slices(_pad(t, self.n_padded), mesh)
                                    for t in (state["carry"], hyper, rkeys))
             if start_epoch < self.epochs:
-                chunk = jax.jit(jax.vmap(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None)),
-                                donate_argnums=0)
+                # Each device runs the one-device program on its per_device runs (shard_map), on a
+                # CPU over cache-sized groups with the carry updated in place (train.many).
+                group = train_lib.cache_group(prog, self.per_device)
+                chunk = train_lib.many(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None), group=group,
+                                       carry=group is not None, mesh=mesh if mesh.size > 1 else None,
+                                       donate_argnums=0)
                 self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {self.n_slices} slice(s) "
-                         f"of {self.slice_size}")
+                         f"of {self.slice_size}" + (f", groups of {group}" if group else ""))
                 t0 = time.perf_counter()
                 compiled = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
                 self.compile_seconds = time.perf_counter() - t0

@@ -206,14 +206,14 @@ TEMP_FRACTION = 0.5  # when the runs' state is large, a group's temporaries stay
 
 
 def cache_group(prog: Program, n_runs: int) -> int | None:
-    """Runs per group for :func:`many` (a divisor of ``n_runs``). On one CPU device: as many runs
-    as keep a group's working set (state, gradients, one minibatch's activations) within
-    ``CACHE_BYTES``; and once the state of all runs outgrows a quarter of that, few enough that
-    the group's temporaries (gradients, the updated state before the divergence check,
-    activations) stay within ``TEMP_FRACTION`` of it, so the program holds little beyond the state
-    itself. None (every run at once) on an accelerator or with several devices, where one wide
-    vmap is what they want."""
-    if jax.default_backend() != "cpu" or jax.device_count() > 1:
+    """Runs per group for :func:`many` (a divisor of ``n_runs``, the runs one device computes per
+    call). On a CPU: as many runs as keep a group's working set (state, gradients, one minibatch's
+    activations) within ``CACHE_BYTES``; and once the state of all runs outgrows a quarter of
+    that, few enough that the group's temporaries (gradients, the updated state before the
+    divergence check, activations) stay within ``TEMP_FRACTION`` of it, so the program holds
+    little beyond the state itself. None (every run at once) on an accelerator, where one wide
+    vmap is what it wants."""
+    if jax.default_backend() != "cpu":
         return None
     one = jax.eval_shape(lambda k: prog.init(k, 1.0, prog.spec), jax.ShapeDtypeStruct((), jax.random.key(0).dtype))
     nbytes = lambda tree: sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
@@ -229,7 +229,7 @@ def _divisor_at_most(n: int, bound: int) -> int:
     return max(d for d in range(1, min(bound, n) + 1) if n % d == 0)
 
 
-def many(fn, in_axes=0, group: int | None = None, carry: bool = False, **jit_kwargs):
+def many(fn, in_axes=0, group: int | None = None, carry: bool = False, mesh=None, **jit_kwargs):
     """``fn`` of one run made one compiled program over a leading run axis (``in_axes`` as vmap's:
     0 for per-run arguments, None for shared ones).
 
@@ -240,11 +240,18 @@ def many(fn, in_axes=0, group: int | None = None, carry: bool = False, **jit_kwa
     all runs at once (:func:`cache_group` picks the size). With ``carry=True``, ``fn(carry, ...)``
     returns ``(carry, outputs)`` and the carry (argument 0, per run) is updated in place group by
     group, so no second copy of it is held (donate it: ``donate_argnums=0``). Each run computes
-    what it computes under ``jit(vmap(fn))``; in float64 the results are bit-identical.
+    what it computes under ``jit(vmap(fn))``; in float64 the results are bit-identical for groups
+    of 2 or more (a group of 1, unbatched, is summed in another order: equal to ~1e-15).
+
+    ``mesh`` (a one-axis :class:`jax.sharding.Mesh`) splits the runs over its devices with
+    ``shard_map``: each device runs exactly the program it would run alone on its share of the
+    runs, so results do not depend on the device count.
     """
     batched = jax.vmap(fn, in_axes=in_axes)
-    if group is None:
+    if group is None and mesh is None:
         return jax.jit(batched, **jit_kwargs)
+    if group is None:
+        return jax.jit(_per_device(batched, in_axes, mesh), **jit_kwargs)
 
     def grouped(*args):
         axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
@@ -276,7 +283,22 @@ def many(fn, in_axes=0, group: int | None = None, carry: bool = False, **jit_kwa
             return jax.lax.fori_loop(0, n // size, body, (args[0], jax.tree.map(empty, shapes[1])))
         return jax.lax.fori_loop(0, n // size, lambda i, o: put(o, call(i, args[0]), i), jax.tree.map(empty, shapes))
 
-    return jax.jit(grouped, **jit_kwargs)
+    return jax.jit(grouped if mesh is None else _per_device(grouped, in_axes, mesh), **jit_kwargs)
+
+
+def _per_device(fn, in_axes, mesh):
+    """``fn`` over runs, each device of the one-axis ``mesh`` calling it on its own block of runs."""
+    from jax.sharding import PartitionSpec as P
+
+    def wrapped(*args):
+        axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        specs = tuple(P() if ax is None else P(mesh.axis_names[0]) for ax in axes)
+        # No collectives inside, so the varying-axis check has nothing to protect; it would refuse
+        # mlp.matmul's custom VJP, whose data cotangent varies over runs while the data does not.
+        return jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=P(mesh.axis_names[0]),
+                             check_vma=False)(*args)
+
+    return wrapped
 
 
 def run_many(config, dataset, keys: jax.Array, hypers: Hyper | None = None) -> tuple[Carry, Metrics]:

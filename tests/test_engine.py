@@ -70,6 +70,36 @@ def test_vmapped_seeds_equal_single_runs():
     assert not np.allclose(metrics.train_loss[0], metrics.train_loss[1])  # seeds differ
 
 
+@pytest.mark.parametrize("group", [1, 2, 4, 6])
+def test_grouped_chunk_program_equals_one_vmap_bitwise(group):
+    """train.many over groups of runs (the runner's program on a CPU: a loop over vmapped groups,
+    the carry updated in place) computes, run for run, what one jit(vmap) computes: float64,
+    bit for bit. 6 runs: group 4 becomes 3 (a divisor). Group 1 calls the chunk unbatched, whose
+    unbatched products XLA sums in another order: equal to 1e-12, not bitwise."""
+    jax.config.update("jax_enable_x64", True)
+    ds = _dataset()
+    arm = _arm(dtype="float64")
+    prog = train.program(arm, *ds.train.x.shape, ds.num_classes)
+    spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    data = (jnp.asarray(ds.train.x), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x), jnp.asarray(ds.val.y))
+    keys = jax.random.split(jax.random.key(5), 6)
+    hyper = train.Hyper(jnp.linspace(0.01, 0.2, 6), jnp.full(6, 1e-4), jnp.ones(6))
+    fresh = lambda: jax.vmap(lambda k: prog.init(k, 1.0, spec))(keys)
+    axes = (0, 0, 0, None, None, None, None, None)
+    ref, grouped = train.many(prog.epoch, axes), train.many(prog.epoch, axes, group=group, carry=True,
+                                                             donate_argnums=0)
+    a, b = fresh(), fresh()
+    for e in range(2):
+        a, ma = ref(a, hyper, keys, jnp.int32(e), *data)
+        b, mb = grouped(b, hyper, keys, jnp.int32(e), *data)
+        for x, y in zip(jax.tree.leaves((a, ma)), jax.tree.leaves((b, mb))):
+            if group == 1:
+                np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-12, atol=1e-14)
+            else:
+                assert np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
+    assert not np.array_equal(np.asarray(ma.train_loss[0]), np.asarray(ma.train_loss[1]))  # runs differ
+
+
 def test_hand_and_autodiff_gradients_give_the_same_training_curve():
     jax.config.update("jax_enable_x64", True)
     ds = _dataset()

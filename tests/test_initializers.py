@@ -259,6 +259,37 @@ def test_orthogonal_is_haar(n):
     assert abs(tr.var() - 1.0) < Z * math.sqrt(2.0 / draws)
 
 
+_VMAP_QR_SCRIPT = """
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_enable_x64", True)
+from research import mlp
+spec = mlp.MLPSpec(sizes=(784, 256, 256, 10), activation="tanh", weight_init="orthogonal")
+keys = jax.random.split(jax.random.key(0), 3)
+batched = jax.jit(jax.vmap(lambda k: mlp.init(k, spec, jnp.float64)))(keys)
+for i in range(3):
+    one = jax.jit(lambda k: mlp.init(k, spec, jnp.float64))(keys[i])
+    for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(one)):
+        assert np.array_equal(np.asarray(a)[i], np.asarray(b)), i
+print("ok")
+"""
+
+
+def test_vmapped_orthogonal_net_init_finishes_and_equals_one_key_at_a_time():
+    """jit(vmap(mlp.init)) of an orthogonal 784-256-256 net: with jax's batched QR this program
+    never finished on XLA:CPU (jax 0.10.2); the initializer maps its QR over the batch instead.
+    In a subprocess with a time limit so a hang fails the test rather than the suite; each run's
+    weights equal its unbatched draw bit for bit (float64)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", _VMAP_QR_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_orthogonal_rejects_non_matrix():
     with pytest.raises(ValueError, match="not a matrix"):
         I.orthogonal()(jax.random.key(0), (3, 4, 5))
