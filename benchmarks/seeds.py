@@ -11,7 +11,8 @@ Rows, per workload and number of seeds S:
   runner compiles) through ``train.many``, vmapped over cache-sized groups of seeds
   (``train.cache_group``; the table shows ``[g<size>]``), one epoch of ``steps`` minibatch steps
   per call: reshuffle, momentum SGD, divergence freeze, a validation pass;
-* ``engine-vmap``: the same with every seed in one ``jit(vmap)``, as the study runner compiles it;
+* ``engine-vmap``: the same with every seed in one ``jit(vmap)`` (what the study runner compiled
+  before it used ``train.many``; still its program on an accelerator);
 * ``engine-loop``: the engine's baseline: a Python loop over seeds, ``jit(Program.epoch)`` per seed;
 * ``engine-optax``: the engine with optax's stock ``sgd(momentum)`` in place of the hand-written rule;
 * ``torch-seq``: PyTorch, a Python loop over seeds, ``nn.Sequential`` + ``torch.optim.SGD(momentum)``;
@@ -501,7 +502,7 @@ def build(impl, w, S, steps, data, key, torch, torch_device):
         return Engine(w, S, steps, data, key)
     if impl == "engine-optax":
         return Engine(w, S, steps, data, key, stock_optax=True)
-    if impl == "engine-vmap":  # every seed in one vmap, no groups: what the study runner compiles today
+    if impl == "engine-vmap":  # every seed in one vmap, no groups (the runner's program on an accelerator)
         return Engine(w, S, steps, data, key, grouped=False)
     if impl == "engine-loop":
         return EngineLoop(w, S, steps, data, key)
