@@ -123,18 +123,7 @@ def adagrad(lr: Rate, eps: float = 1e-10) -> optax.GradientTransformation:
     """
     _check_lr(lr)
     _check("eps", eps, isinstance(eps, (int, float)) and eps > 0, "a number > 0")
-
-    def init(params):
-        return AccumulatorState(count=jnp.zeros([], jnp.int32), sum_sq=_zeros_like(params))
-
-    def update(grads, state, params=None):
-        del params
-        eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
-        r = jax.tree.map(lambda r, g: r + g * g, state.sum_sq, grads)
-        step = jax.tree.map(lambda r, g: -eta * g / jnp.sqrt(r + eps), r, grads)
-        return step, AccumulatorState(count=state.count + 1, sum_sq=r)
-
-    return optax.GradientTransformation(init, update)
+    return _root_scaled(lr, eps, lambda r, g: r + g * g)
 
 
 def rmsprop(lr: Rate, decay: float = 0.9, eps: float = 1e-8) -> optax.GradientTransformation:
@@ -143,6 +132,12 @@ def rmsprop(lr: Rate, decay: float = 0.9, eps: float = 1e-8) -> optax.GradientTr
     _check_lr(lr)
     _check("decay", decay, isinstance(decay, (int, float)) and 0 <= decay < 1, "a number in [0, 1)")
     _check("eps", eps, isinstance(eps, (int, float)) and eps > 0, "a number > 0")
+    return _root_scaled(lr, eps, lambda r, g: decay * r + (1 - decay) * g * g)
+
+
+def _root_scaled(lr: Rate, eps: float, accumulate) -> optax.GradientTransformation:
+    """theta <- theta - eta_t * g / sqrt(r + eps), with r <- accumulate(r, g) from r_0 = 0: the
+    shared body of adagrad (r + g^2) and rmsprop (decay * r + (1 - decay) * g^2)."""
 
     def init(params):
         return AccumulatorState(count=jnp.zeros([], jnp.int32), sum_sq=_zeros_like(params))
@@ -150,7 +145,7 @@ def rmsprop(lr: Rate, decay: float = 0.9, eps: float = 1e-8) -> optax.GradientTr
     def update(grads, state, params=None):
         del params
         eta = _rate(lr, state.count, jax.tree.leaves(grads)[0])
-        r = jax.tree.map(lambda r, g: decay * r + (1 - decay) * g * g, state.sum_sq, grads)
+        r = jax.tree.map(accumulate, state.sum_sq, grads)
         step = jax.tree.map(lambda r, g: -eta * g / jnp.sqrt(r + eps), r, grads)
         return step, AccumulatorState(count=state.count + 1, sum_sq=r)
 
