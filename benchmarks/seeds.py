@@ -10,7 +10,12 @@ Rows, per workload and number of seeds S:
 * ``engine``: the engine's batched program over S seeds: ``Program.epoch`` (the code the study
   runner compiles) through ``train.many``, vmapped over cache-sized groups of seeds
   (``train.cache_group``; the table shows ``[g<size>]``), one epoch of ``steps`` minibatch steps
-  per call: reshuffle, momentum SGD, divergence freeze, a validation pass;
+  per call: reshuffle, momentum SGD, divergence freeze, a validation pass. On a CPU the script starts XLA with one host device per core (``--host-devices``) and this
+  row splits the seeds evenly over them with ``shard_map`` (each device runs the one-device
+  program on its share, as the study runner does with several devices; results are bitwise those
+  of one device); the table shows ``x<devices>``. Small ops run one per core instead of being
+  split over both cores' threads, which is what the deep-narrow net needs;
+* ``engine-1dev``: the same program on one device (its intra-op threads use every core);
 * ``engine-vmap``: the same with every seed in one ``jit(vmap)`` (what the study runner compiled
   before it used ``train.many``; still its program on an accelerator);
 * ``engine-loop``: the engine's baseline: a Python loop over seeds, ``jit(Program.epoch)`` per seed;
@@ -57,12 +62,36 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # `python benchmarks/seeds.py` from anywhere uses this checkout's research/
     sys.path.insert(0, ROOT)
 
+
+def _host_devices_flag(argv: list[str]) -> None:
+    """Before jax starts: one XLA host device per core (``--host-devices`` overrides; left alone
+    when XLA_FLAGS already sets a count). The engine row splits its seeds over them."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags:
+        return
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for i, a in enumerate(argv):
+        if a.startswith("--host-devices="):
+            n = int(a.split("=", 1)[1])
+        elif a == "--host-devices" and i + 1 < len(argv):
+            n = int(argv[i + 1])
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(1, n)}".strip()
+
+
+if __name__ == "__main__":
+    _host_devices_flag(sys.argv[1:])
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
+
 from research import config as config_lib, train  # noqa: E402
+
+DEVICE = None  # main() sets: the device of the run, and the devices the engine row splits seeds over
+ENGINE_DEVICES: list = []
 
 LR, ALPHA = 0.01, 0.9
 MAX_ROUNDS = 12
@@ -99,7 +128,7 @@ def workloads() -> list[Workload]:
             for bn in (False, True)]
 
 
-IMPLS = ("engine", "engine-vmap", "engine-loop", "engine-optax", "torch-seq", "torch-func")
+IMPLS = ("engine", "engine-1dev", "engine-vmap", "engine-loop", "engine-optax", "torch-seq", "torch-func")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +142,13 @@ class Plan:
 
 
 FULL = Plan(seeds={w.label: (1, 32, 128) if w.batchnorm else (1, 8, 32, 128) for w in workloads()},
-            steps={"wide": 8, "deep": 32}, reps=2, min_seconds=0.5, gemm_n=2048, impls=IMPLS)
+            steps={"wide": 8, "deep": 32}, reps=2, min_seconds=0.5, gemm_n=2048,
+            # engine-vmap and engine-optax are opt-in (--impls): with them the full run took 11+ min
+            impls=tuple(i for i in IMPLS if i not in ("engine-vmap", "engine-optax")))
 # the smoke run: the two targeted cells and S=1, no BatchNorm
 QUICK = Plan(seeds={"wide": (1, 32), "deep": (1, 128)}, steps={"wide": 12, "deep": 32}, reps=2, min_seconds=0.3,
              gemm_n=2048,
-             impls=("engine", "engine-loop", "torch-seq", "torch-func"))
+             impls=("engine", "engine-1dev", "engine-loop", "torch-seq"))
 
 
 # ---------------------------------------------------------------- device, ceiling, data
@@ -235,26 +266,37 @@ def compiled_peak(compiled, data_bytes: int) -> int:
 CHUNK_AXES = (0, 0, 0, None, None, None, None, None)  # Program.epoch: per-run carry, hyper, key; shared rest
 
 
-def engine_program(prog: train.Program, group):
+def engine_program(prog: train.Program, group, mesh=None):
     """The engine's chunk program over runs: ``Program.epoch`` through ``train.many``, the carry
-    donated and (with a group) updated in place group by group."""
-    return train.many(prog.epoch, in_axes=CHUNK_AXES, group=group, carry=group is not None, donate_argnums=0)
+    donated and (with a group) updated in place group by group; over ``mesh``'s devices if given."""
+    return train.many(prog.epoch, in_axes=CHUNK_AXES, group=group, carry=group is not None, mesh=mesh,
+                      donate_argnums=0)
 
 
 class Engine:
-    """The engine's batched program over S seeds, compiled ahead of time and called once per timing."""
+    """The engine's batched program over S seeds, compiled ahead of time and called once per timing.
+    ``devices``: the seeds are split evenly over them (``train.many``'s ``mesh``: each device runs
+    the one-device program on its share, as the study runner does); one device when S does not
+    divide."""
 
-    def __init__(self, w, S, steps, data: Data, key, stock_optax=False, grouped=True):
+    def __init__(self, w, S, steps, data: Data, key, stock_optax=False, grouped=True, devices=None):
         prog = program(w, steps, stock_optax)
-        self.carry, self.hyper, self.keys = start_state(prog, S, key)
-        self.data, self.epoch = data.jax, 0
-        self.group = train.cache_group(prog, S) if grouped else None
-        fn = engine_program(prog, self.group)
+        devices = list(devices or [DEVICE])
+        if S % len(devices):
+            devices = devices[:1]
+        self.devices = len(devices)
+        mesh = Mesh(np.asarray(devices), ("runs",))
+        put = lambda tree: jax.device_put(tree, NamedSharding(mesh, P("runs")))
+        self.carry, self.hyper, self.keys = (put(t) for t in start_state(prog, S, key))
+        self.data, self.epoch = jax.device_put(data.jax, NamedSharding(mesh, P())), 0
+        self.group = train.cache_group(prog, S // self.devices, self.devices) if grouped else None
+        fn = engine_program(prog, self.group, mesh if self.devices > 1 else None)
         t0 = time.perf_counter()
         self.compiled = fn.lower(self.carry, self.hyper, self.keys, jnp.int32(0), *self.data).compile()
         self.compile_s = time.perf_counter() - t0
         self.state = state_bytes(self.carry)
-        self.mem = compiled_peak(self.compiled, data.bytes)
+        # memory_analysis() of a program over several devices is one device's: times the devices
+        self.mem = self.devices * compiled_peak(self.compiled, data.bytes)
 
     def __call__(self):
         self.epoch += 1
@@ -498,10 +540,12 @@ class TorchFunc:
 
 
 def build(impl, w, S, steps, data, key, torch, torch_device):
-    if impl == "engine":
+    if impl == "engine":  # the seeds split over every device of the run's kind (host devices: one per core)
+        return Engine(w, S, steps, data, key, devices=ENGINE_DEVICES)
+    if impl == "engine-1dev":
         return Engine(w, S, steps, data, key)
     if impl == "engine-optax":
-        return Engine(w, S, steps, data, key, stock_optax=True)
+        return Engine(w, S, steps, data, key, stock_optax=True, devices=ENGINE_DEVICES)
     if impl == "engine-vmap":  # every seed in one vmap, no groups (the runner's program on an accelerator)
         return Engine(w, S, steps, data, key, grouped=False)
     if impl == "engine-loop":
@@ -533,6 +577,7 @@ def measure_cell(w: Workload, S: int, plan: Plan, impls, torch, torch_device) ->
             r.compile_s = max(0.0, r.compile_s - best[impl])
         rate = S * steps / best[impl]
         rows.append({"workload": w.label, "S": S, "impl": impl, "group": getattr(r, "group", None),
+                     "devices": getattr(r, "devices", 1),
                      "steps": steps, "seconds": best[impl],
                      "seed_steps_per_s": rate, "gflops": rate * w.flops_per_step / 1e9,
                      "compile_s": r.compile_s, "state_bytes": r.state, "mem_bytes": r.mem,
@@ -559,7 +604,8 @@ def table(rows: list[dict], peak: float) -> str:
     lines = [f"GEMM peak {peak:.1f} GFLOP/s (float32 matmul, best of the run)", head, "-" * len(head)]
     for r in rows:
         mem = r["mem_bytes"] / r["state_bytes"] if r["state_bytes"] else None
-        impl = r["impl"] + (f"[g{r['group']}]" if r.get("group") else "")
+        impl = r["impl"] + (f"[g{r['group']}]" if r.get("group") else "") + (
+            f"x{r['devices']}" if r.get("devices", 1) > 1 else "")
         lines.append(f"{r['workload']:9} {r['S']:>4} {impl:17} {r['seed_steps_per_s']:>12.0f} "
                      f"{r['gflops']:>8.1f} {100 * r['frac_peak']:>5.1f}% {fmt(r['vs_torch-seq'], '>11.2f')}x "
                      f"{fmt(r['vs_engine-loop'], '>10.2f')}x {r['compile_s']:>9.2f} "
@@ -641,6 +687,9 @@ def parse(argv):
                     help="torch.set_num_threads (default: the XLA CPU thread count, as the comparison asks)")
     ap.add_argument("--only", default="", help="comma-separated workload labels, e.g. wide,deep+bn")
     ap.add_argument("--impls", default="", help=f"comma-separated subset of {','.join(IMPLS)} (default: the plan's)")
+    ap.add_argument("--host-devices", type=int, default=0,
+                    help="XLA host devices the engine row splits its seeds over (default: one per core; set "
+                         "before jax starts, so only from the command line)")
     return ap.parse_args(argv)
 
 
@@ -681,15 +730,17 @@ def report(rows, peak, recompile, compile_s) -> list:
 
 def main(argv=None) -> int:
     args = parse(argv)
+    global DEVICE, ENGINE_DEVICES
     device = pick_device(args.device)
     jax.config.update("jax_default_device", device)
+    DEVICE, ENGINE_DEVICES = device, jax.devices(device.platform)
     plan = QUICK if args.quick else FULL
     threads = cpu_threads()
     torch, torch_device, torch_threads, impls = setup_torch(
         args, [i for i in (args.impls.split(",") if args.impls else plan.impls) if i], threads)
     chosen = [w for w in workloads() if w.label in plan.seeds and (not args.only or w.label in args.only.split(","))]
     load = os.getloadavg()[0]
-    print(f"device {device} | XLA CPU threads {threads} | torch.set_num_threads({torch_threads}) on {torch_device} | "
+    print(f"device {device} | engine over {len(ENGINE_DEVICES)} {device.platform} device(s) | XLA CPU threads {threads} | torch.set_num_threads({torch_threads}) on {torch_device} | "
           f"load average {load:.2f} | steps/call {plan.steps} | at least {plan.reps} calls, {plan.min_seconds}s each")
     if load > 0.5:
         print(f"warning: the machine is busy (load {load:.2f}); timings are noisy, and PyTorch with more than one "
@@ -713,7 +764,7 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"seeds-{args.device}{'-quick' if args.quick else ''}")
     meta = {"device": str(device), "platform": platform.platform(), "processor": platform.processor(),
-            "xla_cpu_threads": threads, "torch_threads": torch_threads, "torch_device": torch_device,
+            "xla_cpu_threads": threads, "engine_devices": len(ENGINE_DEVICES), "torch_threads": torch_threads, "torch_device": torch_device,
             "versions": versions(torch), "plan": dataclasses.asdict(plan), "gemm_peak_gflops": peak,
             "flops_per_step": "6 * P * B, P = weight-matrix entries", "lr": LR, "alpha": ALPHA,
             "load_average_start": load, "load_average_end": os.getloadavg(),

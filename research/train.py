@@ -205,22 +205,25 @@ CACHE_BYTES = 20 * 2**20  # working set aimed at per group of runs on a CPU; on 
 TEMP_FRACTION = 0.5  # when the runs' state is large, a group's temporaries stay within this fraction of it
 
 
-def cache_group(prog: Program, n_runs: int) -> int | None:
+def cache_group(prog: Program, n_runs: int, devices: int = 1) -> int | None:
     """Runs per group for :func:`many` (a divisor of ``n_runs``, the runs one device computes per
     call). On a CPU: as many runs as keep a group's working set (state, gradients, one minibatch's
     activations) within ``CACHE_BYTES``; and once the state of all runs outgrows a quarter of
     that, few enough that the group's temporaries (gradients, the updated state before the
     divergence check, activations) stay within ``TEMP_FRACTION`` of it, so the program holds
     little beyond the state itself. None (every run at once) on an accelerator, where one wide
-    vmap is what it wants."""
+    vmap is what it wants. ``devices``: how many CPU devices run at once and share the cache,
+    each getting an equal part of ``CACHE_BYTES``. The study runner leaves it at 1 so its group
+    size, and so its numbers, do not depend on the device count."""
     if jax.default_backend() != "cpu":
         return None
+    cache = CACHE_BYTES // max(1, devices)
     one = jax.eval_shape(lambda k: prog.init(k, 1.0, prog.spec), jax.ShapeDtypeStruct((), jax.random.key(0).dtype))
     nbytes = lambda tree: sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
     state, grads = nbytes(one), nbytes(one.params)
     activations = 4 * prog.batch_size * sum(prog.spec.sizes) * jnp.dtype(prog.dtype).itemsize  # z, u, a, error
-    bound = CACHE_BYTES // (state + grads + activations)
-    if n_runs * state > CACHE_BYTES // 4:
+    bound = cache // (state + grads + activations)
+    if n_runs * state > cache // 4:
         bound = min(bound, int(TEMP_FRACTION * n_runs * state // (grads + state + activations)))
     return _divisor_at_most(n_runs, max(1, bound))
 

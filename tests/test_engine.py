@@ -100,6 +100,23 @@ def test_grouped_chunk_program_equals_one_vmap_bitwise(group):
     assert not np.array_equal(np.asarray(ma.train_loss[0]), np.asarray(ma.train_loss[1]))  # runs differ
 
 
+def test_cache_group_shares_the_cache_between_devices_and_divides_the_runs():
+    """cache_group: a divisor of the runs; a wide net's runs (~8.5 MB of working set each) come in
+    pairs within the 20 MiB budget on one device, one at a time when two devices share it; a tiny
+    net's group is capped by the temporaries rule, whatever the device count."""
+    c = tiny_config()
+    c.arms = {"a": {"model": {"activation": "relu", "weight_init": "he_normal", "hidden": (256,) * 4},
+                    "train": {"lr": 0.01, "batch_size": 128}}}
+    wide = train.program(config_lib.resolve(config_lib.merged(c), "a"), 1024, 784, 10)
+    assert train.cache_group(wide, 32) == 2 and train.cache_group(wide, 32, devices=2) == 1
+    assert train.cache_group(wide, 7) == 1  # 7 runs: the only divisors are 1 and 7
+    c.arms["a"]["model"]["hidden"] = (32,) * 10
+    c.arms["a"]["train"]["batch_size"] = 32
+    deep = train.program(config_lib.resolve(config_lib.merged(c), "a"), 1024, 32, 10)
+    assert train.cache_group(deep, 128) == 16 and train.cache_group(deep, 64, devices=2) == 8
+    assert train.cache_group(deep, 12) == 12  # few runs: all in one group
+
+
 def test_hand_and_autodiff_gradients_give_the_same_training_curve():
     jax.config.update("jax_enable_x64", True)
     ds = _dataset()
