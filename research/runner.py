@@ -258,7 +258,9 @@ class GroupRunner:
                                    for t in (state["carry"], hyper, rkeys))
             if start_epoch < self.epochs:
                 # Each device runs the one-device program on its per_device runs (shard_map), on a
-                # CPU over cache-sized groups with the carry updated in place (train.many).
+                # CPU over cache-sized groups with the carry updated in place (train.many). The group
+                # size leaves cache_group's devices at 1: sized by device count, it would change the
+                # batch shapes, and so the float32 rounding, between 1 and N devices.
                 group = train_lib.cache_group(prog, self.per_device)
                 chunk = train_lib.many(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None), group=group,
                                        carry=group is not None, mesh=mesh if mesh.size > 1 else None,
