@@ -58,9 +58,7 @@ def _figures(full, results, fig_dir) -> list[tuple[str, str]]:
     for ax, act in zip(axes[0], acts):
         for name in (n for n in full.arms if _activation(full, n) == act):
             alive = results[f"{name}/diverged_at"] < 0
-            mean, lo, hi = stats.columns(results[f"{name}/val_acc"][alive])
-            line, = ax.plot(steps, mean, label=name)
-            ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.25)
+            stats.band(ax, steps, results[f"{name}/val_acc"][alive], label=name)
         ax.axhline(full.eval.target_accuracy, color="grey", ls=":", lw=1)
         ax.set(title=f"{act}: validation accuracy (mean, 95% CI over {full.seeds} seeds)",
                xlabel="minibatch step", ylabel="accuracy", ylim=(0, 1))
@@ -140,9 +138,7 @@ def _optimizer_figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     best = claims_lib.best_rate_arms(full, results)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for rule, name in best.items():
-        mean, lo_, hi_ = stats.columns(results[f"{name}/train_loss"])
-        line, = ax.plot(results["steps"], mean, label=name)
-        ax.fill_between(results["steps"], lo_, hi_, color=line.get_color(), alpha=0.25)
+        stats.band(ax, results["steps"], results[f"{name}/train_loss"], label=name)
     ax.set(yscale="log", xlabel="minibatch step", ylabel="training loss",
            title=f"MNIST: each rule at its best validation rate (95% CI over {full.seeds} seeds)")
     ax.legend(fontsize=8)

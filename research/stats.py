@@ -34,6 +34,15 @@ def columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.array([r["ci_high"] for r in rows]))
 
 
+def band(ax, x, values: np.ndarray, **plot_kw):
+    """Draw the seed mean of a (seeds, len(x)) array as a line on matplotlib ``ax``, with its 95%
+    t-interval (:func:`columns`) as a shaded band in the line's colour; returns the line."""
+    mean, lo, hi = columns(values)
+    line, = ax.plot(x, mean, **plot_kw)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25)
+    return line
+
+
 def fmt(summary: dict, digits: int = 3) -> str:
     """'0.912 ± 0.004' (half-width of the interval)."""
     if not math.isfinite(summary["mean"]):

@@ -134,12 +134,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for name in names:
         for ax, key in zip(axes, ("act_mean", "act_std")):
-            v = results[f"{name}/{key}"]
-            rows = [stats.mean_ci(v[:, l]) for l in range(n_l)]
-            mean = np.array([r["mean"] for r in rows])
-            line, = ax.plot(layers, mean, marker="o", ms=3, label=name)
-            ax.fill_between(layers, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows],
-                            color=line.get_color(), alpha=0.25)
+            stats.band(ax, layers, results[f"{name}/{key}"], marker="o", ms=3, label=name)
     axes[0].set(title="per-layer mean (95% CI over seeds)", xlabel="layer", yscale="symlog")
     axes[1].set(title="per-layer std (95% CI over seeds)", xlabel="layer", yscale="log")
     axes[1].legend(fontsize=7)

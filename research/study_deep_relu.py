@@ -193,20 +193,13 @@ def summary(full, results) -> dict:
     return out
 
 
-def _band(ax, x, values, label):
-    rows = [stats.mean_ci(values[:, i]) for i in range(values.shape[1])]
-    line, = ax.plot(x, [r["mean"] for r in rows], marker="o", ms=3, label=label)
-    ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.25)
-    return line
-
-
 def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     names = list(full.arms)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in names:
         r = results[f"{name}/log2_ratio"]
         layers = np.arange(1, r.shape[1] + 1)
-        line = _band(ax, layers, r, name)
+        line = stats.band(ax, layers, r, marker="o", ms=3, label=name)
         arm = config_lib.resolve(full, name)
         n_var = {"lecun_normal": 1.0, "he_normal": 2.0}.get(arm.model.weight_init)
         if n_var is not None:
@@ -223,8 +216,8 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     for name in names:
         alive = _alive(results, name)
         steps = results[f"{name}/steps"]
-        _band(axes[0], steps, results[f"{name}/train_loss"][alive], name)
-        _band(axes[1], steps, results[f"{name}/val_acc"][alive], name)
+        stats.band(axes[0], steps, results[f"{name}/train_loss"][alive], marker="o", ms=3, label=name)
+        stats.band(axes[1], steps, results[f"{name}/val_acc"][alive], marker="o", ms=3, label=name)
     axes[0].set(title="training loss (mean since the previous evaluation)", xlabel="minibatch updates")
     axes[1].axhline(CHANCE, color="grey", ls=":", lw=1)
     axes[1].set(title="validation accuracy (grey: chance)", xlabel="minibatch updates", ylim=(0, 1))

@@ -295,13 +295,6 @@ def summary(full, results) -> dict:
     return out
 
 
-def _band(ax, x, values, label, **kw):
-    """Mean over seeds with its 95% CI as a band; ``values`` is (seeds, len(x))."""
-    rows = [stats.mean_ci(values[:, i]) for i in range(values.shape[1])]
-    line, = ax.plot(x, [r["mean"] for r in rows], marker="o", ms=3, label=label, **kw)
-    ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.25)
-
-
 def _layer_histograms(ax, samples, bins, title, xlabel):
     """One normalized histogram (as a line) per layer, as the paper's Figures 6 and 7 draw them."""
     lo, hi = np.quantile(samples, [0.001, 0.999])
@@ -336,10 +329,10 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         for name in init_arms:
             sv = results[f"{name}/jac_mean_sv"]
             if sv.size:
-                _band(axes[0], np.arange(1, sv.shape[1] + 1), sv, name)
+                stats.band(axes[0], np.arange(1, sv.shape[1] + 1), sv, marker="o", ms=3, label=name)
             for ax, key in zip(axes[1:], ("grad_std", "wgrad_std")):
                 g = results[f"{name}/{key}"]
-                _band(ax, np.arange(1, g.shape[1] + 1), g / g[:, -1:], name)
+                stats.band(ax, np.arange(1, g.shape[1] + 1), g / g[:, -1:], marker="o", ms=3, label=name)
         for y, ls in ((0.8, ":"), (0.5, "--")):
             axes[0].axhline(y, color="grey", ls=ls, lw=1)
         axes[0].set(title="mean singular value of dh^{l+1}/dh^l\n(grey: the paper's ~0.8 and ~0.5)",
@@ -362,7 +355,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         s = results[f"{name}/train_act_std"][alive]
         fig, ax = plt.subplots(figsize=(7.5, 4.5))
         for l in range(m.shape[2]):
-            _band(ax, steps, m[:, :, l], f"layer {l + 1}")
+            stats.band(ax, steps, m[:, :, l], marker="o", ms=3, label=f"layer {l + 1}")
             # the paper's vertical bars: one std of the activations (over units and examples)
             pick = slice(None, None, max(len(steps) // 8, 1))
             ax.errorbar(steps[pick] + 0.4 * l, m[:, pick, l].mean(axis=0), yerr=s[:, pick, l].mean(axis=0),

@@ -307,9 +307,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
         layers = np.arange(1, results[f"{name}/var_after"].shape[1] + 1)
         for key, label in (("var_before", f"{_weight_init(full, name)} init"), ("var_after", "after LSUV")):
-            mean, lo, hi = stats.columns(results[f"{name}/{key}"])
-            line, = axes[0].plot(layers, mean, marker="o", ms=3, label=label)
-            axes[0].fill_between(layers, lo, hi, color=line.get_color(), alpha=0.25)
+            stats.band(axes[0], layers, results[f"{name}/{key}"], marker="o", ms=3, label=label)
         axes[0].axhspan(1 - p.lsuv_tol, 1 + p.lsuv_tol, color="grey", alpha=0.15, label=f"1 +- tol ({p.lsuv_tol:g})")
         axes[0].set(yscale="log", xlabel="layer", ylabel="Var(z) on the held-out batch",
                     title="Layer output variance (95% CI over seeds)")
@@ -331,9 +329,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         v = results[f"{name}/val_acc"][alive]
         if not v.size:
             continue
-        mean, lo, hi = stats.columns(v)
-        line, = ax.plot(steps, mean, marker="o", ms=3, label=f"{name} ({int((~alive).sum())} diverged)")
-        ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.25)
+        stats.band(ax, steps, v, marker="o", ms=3, label=f"{name} ({int((~alive).sum())} diverged)")
     ax.axhline(CHANCE, color="grey", ls=":", lw=1)
     ax.set(xlabel="minibatch step", ylabel="validation accuracy",
            title=f"MNIST 5k, {len(full.model.hidden)} hidden {full.model.activation} layers (95% CI, {full.seeds} seeds)")

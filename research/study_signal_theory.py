@@ -667,14 +667,6 @@ def summary(full, results) -> dict:
     return out
 
 
-def _band(ax, x, values, label, color=None, **kw):
-    rows = [stats.mean_ci(values[:, k]) for k in range(values.shape[1])]
-    mean = np.array([r["mean"] for r in rows])
-    line, = ax.plot(x, mean, label=label, color=color, **kw)
-    ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.25)
-    return line
-
-
 def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     p = full.params
     names = list(full.arms)
@@ -687,8 +679,8 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         qm, qt = results[f"{name}/q_measured"], results[f"{name}/q_theory"]
         for i, s in enumerate(p.length_sigma_w2):
             for j, q0 in enumerate(p.input_q0):
-                line = _band(ax, layers, qm[:, i, j], f"sigma_w2={s:g}" if j == 0 else None, color=f"C{i}",
-                             marker="o", ms=2.5, ls="none")
+                line = stats.band(ax, layers, qm[:, i, j], label=f"sigma_w2={s:g}" if j == 0 else None, color=f"C{i}",
+                                  marker="o", ms=2.5, ls="none")
                 ax.plot(layers, qt[i, j], color=line.get_color(), lw=1)
         ax.set(yscale="log", xlabel="layer l", ylabel="q^l = E[h^2]",
                title=f"{name}: length map, sigma_b2={p.sigma_b2:g}; lines theory, dots measured")
@@ -769,7 +761,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     grid = np.asarray(p.critical_grid)
     for ax, name in zip(axes[0], names):
         ax.plot(results["xi_sigma_w2"], results[f"{name}/chi1_curve"], color="k", lw=1, label="theory chi1(q*)")
-        _band(ax, grid, results[f"{name}/chi1_measured"], "measured (95% CI)", color="C3", marker="o", ms=3)
+        stats.band(ax, grid, results[f"{name}/chi1_measured"], label="measured (95% CI)", color="C3", marker="o", ms=3)
         crit = stats.mean_ci(_critical_measured(full, results, name))
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.axvline(float(results[f"{name}/critical_theory"]), color="k", ls=":", lw=1,

@@ -143,9 +143,8 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     for name in full.arms:
         label = f"{name} ({'BN' if bool(results[f'{name}/batchnorm']) else 'no BN'})"
         for ax, (key, _) in zip(axes, panels):
-            mean, lo, hi = stats.columns(_masked(results, name, key))
-            line, = ax.plot(sc, mean, marker="o", ms=3, label=label)
-            ax.fill_between(sc, lo, hi, color=line.get_color(), alpha=0.25)
+            line = stats.band(ax, sc, _masked(results, name, key), marker="o", ms=3, label=label)
+            mean = line.get_ydata()  # the seed means the line was drawn through
             dead = (~_alive(results, name)).sum(axis=0)
             for k in np.flatnonzero(dead):
                 ax.annotate(f"{dead[k]}d", (sc[k], np.nan_to_num(mean[k])), fontsize=6, color=line.get_color())
