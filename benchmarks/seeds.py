@@ -63,13 +63,18 @@ if ROOT not in sys.path:  # `python benchmarks/seeds.py` from anywhere uses this
     sys.path.insert(0, ROOT)
 
 
+def cpu_threads() -> int:
+    """Threads XLA's CPU client uses: one per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def _host_devices_flag(argv: list[str]) -> None:
     """Before jax starts: one XLA host device per core (``--host-devices`` overrides; left alone
     when XLA_FLAGS already sets a count). The engine row splits its seeds over them."""
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = cpu_threads()
     for i, a in enumerate(argv):
         if a.startswith("--host-devices="):
             n = int(a.split("=", 1)[1])
@@ -169,11 +174,6 @@ def pick_device(kind: str):
               file=sys.stderr)
         raise SystemExit(2)
     return gpus[0]
-
-
-def cpu_threads() -> int:
-    """Threads XLA's CPU client uses: one per core this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def best_time(fn: Callable[[], object], reps: int) -> float:

@@ -257,7 +257,7 @@ def many(fn, in_axes=0, group: int | None = None, carry: bool = False, mesh=None
         return jax.jit(_per_device(batched, in_axes, mesh), **jit_kwargs)
 
     def grouped(*args):
-        axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        axes = _axes(in_axes, len(args))
         if carry and axes[0] is None:
             raise ValueError("many(carry=True): the carry (argument 0) must be per run (in_axes 0)")
         per_run = [ax is not None for ax in axes]
@@ -289,13 +289,17 @@ def many(fn, in_axes=0, group: int | None = None, carry: bool = False, mesh=None
     return jax.jit(grouped if mesh is None else _per_device(grouped, in_axes, mesh), **jit_kwargs)
 
 
+def _axes(in_axes, n_args: int) -> tuple:
+    """vmap's ``in_axes`` as one entry per argument."""
+    return tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * n_args
+
+
 def _per_device(fn, in_axes, mesh):
     """``fn`` over runs, each device of the one-axis ``mesh`` calling it on its own block of runs."""
     from jax.sharding import PartitionSpec as P
 
     def wrapped(*args):
-        axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-        specs = tuple(P() if ax is None else P(mesh.axis_names[0]) for ax in axes)
+        specs = tuple(P() if ax is None else P(mesh.axis_names[0]) for ax in _axes(in_axes, len(args)))
         # No collectives inside, so the varying-axis check has nothing to protect; it would refuse
         # mlp.matmul's custom VJP, whose data cotangent varies over runs while the data does not.
         return jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=P(mesh.axis_names[0]),
