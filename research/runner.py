@@ -139,12 +139,6 @@ def _one_line(err: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _one_shot(fn, *args):
-    """Compile and run a program used once (init, histograms): XLA's backend optimizations cost
-    seconds per random draw at compile time and buy nothing for a single call."""
-    return jax.jit(fn).lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})(*args)
-
-
 class GroupRunner:
     """Trains one group, checkpointing after every epoch."""
 
@@ -197,7 +191,7 @@ class GroupRunner:
         for name in self.arm_names:
             arm, spec = self.arms[name], self.specs[name]
             h = train_lib.hyper(arm)
-            carries.append(_one_shot(jax.vmap(lambda k: self.program.init(k, h.init_scale, spec)), keys))
+            carries.append(train_lib.one_shot(jax.vmap(lambda k: self.program.init(k, h.init_scale, spec)), keys))
             hypers.append(jax.tree.map(lambda v: jnp.full((self.seeds,), v), h))
         cat = lambda *xs: jnp.concatenate(xs)
         carry = jax.tree.map(cat, *carries)
@@ -215,7 +209,7 @@ class GroupRunner:
         pick = lambda a: jnp.asarray(a)[rows]
         hkeys = jnp.concatenate([keys[:hs]] * len(self.arm_names))
         fn = jax.vmap(lambda p, b, k: study_activations.layer_stats(self.program.spec, p, b, x, jax.random.fold_in(k, 7)))
-        stats_ = _one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
+        stats_ = train_lib.one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
         means, stds, samples = stats_["act_mean"], stats_["act_std"], stats_["act_samples"]
         out = {}
         for i, name in enumerate(self.arm_names):

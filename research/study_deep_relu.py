@@ -67,12 +67,6 @@ def theory_log2_ratio(n_layers: int, n_var: float) -> np.ndarray:
     return np.arange(n_layers) * np.log2(n_var / 2.0)
 
 
-def _one_shot(fn, *args):
-    """Compile and run a program used once, without XLA's backend optimizations (seconds per random
-    draw at compile time, nothing gained for one call; as research/runner.py does)."""
-    return jax.jit(fn).lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})(*args)
-
-
 def _variances(full, arm, ds, keys) -> np.ndarray:
     spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
     x = jnp.asarray(ds.train.x[: full.params.n_examples], jnp.dtype(arm.train.dtype))
@@ -81,7 +75,7 @@ def _variances(full, arm, ds, keys) -> np.ndarray:
         params, _ = mlp.init(jax.random.fold_in(k, 0), spec, x.dtype)  # the init the training run starts from
         return layer_second_moments(params, x, spec)
 
-    return np.asarray(_one_shot(jax.vmap(one), keys), np.float64)
+    return np.asarray(train_lib.one_shot(jax.vmap(one), keys), np.float64)
 
 
 # --- training --------------------------------------------------------------------------------------
@@ -102,7 +96,7 @@ def train_arms(full, names, ds, keys) -> tuple[train_lib.Carry, train_lib.Metric
     carries, hypers = [], []
     for arm in arms:
         spec, h = config_lib.spec(arm, dim, ds.num_classes), train_lib.hyper(arm)
-        carries.append(_one_shot(jax.vmap(lambda k, h=h, spec=spec: prog.init(k, h.init_scale, spec)), keys))
+        carries.append(train_lib.one_shot(jax.vmap(lambda k, h=h, spec=spec: prog.init(k, h.init_scale, spec)), keys))
         hypers.append(jax.tree.map(lambda v: jnp.full((len(keys),), v), h))
     cat = lambda *xs: jnp.concatenate(xs)
     carry, hyper = jax.tree.map(cat, *carries), jax.tree.map(cat, *hypers)

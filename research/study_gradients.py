@@ -100,12 +100,6 @@ def gradient_variance_ratio(deltas) -> jax.Array:
 
 # --- at initialization -----------------------------------------------------------------------------
 
-def _one_shot(fn, *args):
-    """Compile and run a program used once. XLA's backend optimizations cost seconds per random
-    draw at compile time and buy nothing for a single call (as research/runner.py does)."""
-    return jax.jit(fn).lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})(*args)
-
-
 def _samples(key, h, n: int):
     """``n`` entries of ``h`` drawn with replacement (for histograms): a gather, where drawing
     without replacement would sort all of ``h``, which costs more than the network."""
@@ -148,7 +142,7 @@ def _measure_at_init(full, arm, ds, keys) -> dict[str, np.ndarray]:
     x = jnp.asarray(ds.train.x[: p.n_examples], dtype)
     y = jnp.asarray(ds.train.y[: p.n_examples])
     n_jac = min(p.jacobian_examples, p.n_examples)
-    res = _one_shot(jax.vmap(lambda k: init_measurements(spec, x, y, k, n_jac)), keys)
+    res = train_lib.one_shot(jax.vmap(lambda k: init_measurements(spec, x, y, k, n_jac)), keys)
     grams = res.pop("grams")
     out = {k: np.asarray(v) for k, v in res.items()}
     for k in ("act_samples", "grad_samples"):

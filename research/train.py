@@ -308,6 +308,13 @@ def _per_device(fn, in_axes, mesh):
     return wrapped
 
 
+def one_shot(fn, *args):
+    """Compile and run a program used once (initial parameters, measurements at init): XLA's
+    backend optimizations cost seconds per random draw at compile time and buy nothing for a
+    single call."""
+    return jax.jit(fn).lower(*args).compile(compiler_options={"xla_backend_optimization_level": 0})(*args)
+
+
 def run_many(config, dataset, keys: jax.Array, hypers: Hyper | None = None) -> tuple[Carry, Metrics]:
     """Train one run per key (and per row of ``hypers``, if given: the leading axis of its arrays
     matches ``keys``) as one compiled program: ``jit(vmap(train))``, on a CPU over cache-sized
