@@ -93,7 +93,7 @@ import optax  # noqa: E402
 
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
 
-from research import config as config_lib, train  # noqa: E402
+from research.engine import config as config_lib, train  # noqa: E402
 
 DEVICE = None  # main() sets: the device of the run, and the devices the engine row splits seeds over
 ENGINE_DEVICES: list = []
@@ -369,7 +369,7 @@ def default_study_compile() -> dict:
     """AOT compile seconds of the engine's epoch program for each group of configs/init_study.py,
     on one slice of ``runs_per_call`` runs: as the study runner builds it today (``jit(vmap)``,
     key ``<activation>``) and cache-grouped (``<activation>/grouped``); shapes only, no data read."""
-    from research import data as data_lib
+    from research.engine import data as data_lib
 
     spec = importlib.util.spec_from_file_location("init_study", os.path.join(ROOT, "configs", "init_study.py"))
     module = importlib.util.module_from_spec(spec)

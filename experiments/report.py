@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     if not os.path.exists(os.path.join(args.workdir, "metrics.npz")):
         print(f"error: {args.workdir} has no metrics.npz; accepted: the workdir of a finished run", file=sys.stderr)
         return 2
-    from research import files, report
+    from research.engine import files, report
 
     try:
         report.build(args.workdir)

@@ -10,6 +10,7 @@ workdir file stops the run with one line and exit code 2; rerunning resumes from
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from absl import flags
@@ -23,8 +24,22 @@ def _refuse(message: str) -> int:
     return 2
 
 
+def _config_folder_on_path(argv) -> None:
+    """Put the config file's folder on ``sys.path`` (last), so a config may name the user's own
+    studies, inits, activations and optimizers by import path from beside it."""
+    for i, arg in enumerate(argv[1:], 1):
+        path = arg.split("=", 1)[1] if arg.startswith("--config=") else (
+            argv[i + 1] if arg == "--config" and i + 1 < len(argv) else None)
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if folder not in sys.path:
+                sys.path.append(folder)
+            return
+
+
 def parse(argv):
     """(config, workdir, overwrite) from the command line; raises ValueError with one line."""
+    _config_folder_on_path(argv)
     fv = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "study config file (configs/*.py)", flag_values=fv,
                                     lock_config=True, sys_argv=list(argv))  # else it reads sys.argv's overrides
@@ -63,7 +78,7 @@ def main(argv=None) -> int:
         config, workdir, overwrite = parse(argv)
     except ValueError as err:
         return _refuse(str(err))
-    from research import config as config_lib, data, files, runner  # after parsing: --help stays instant
+    from research.engine import config as config_lib, data, files, runner  # after parsing: --help stays instant
 
     # orbax logs the errors of its writer threads with tracebacks before re-raising them; the
     # error this command reports is the one line below.

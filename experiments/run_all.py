@@ -33,7 +33,7 @@ def study_configs() -> dict:
 
 def run_all(configs: dict, workdir: str, progress: bool = True) -> str:
     """Run ``{name: ConfigDict}`` into ``workdir/<name>`` and write ``workdir/index.md``; returns its text."""
-    from research import files, runner, stats
+    from research.engine import files, runner, stats
 
     rows = []
     for name, config in configs.items():
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         print(f"error: --only names unknown studies {', '.join(unknown)}; accepted: {', '.join(available)}",
               file=sys.stderr)
         return 2
-    from research import config as config_lib, data, files, runner
+    from research.engine import config as config_lib, data, files, runner
 
     logging.getLogger("absl").setLevel(logging.CRITICAL)  # orbax's thread errors: reported below in one line
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from research import backprop, losses, mlp
+from research.lib import backprop, losses, mlp
 
 F64 = jnp.float64
 ACTS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")

@@ -13,7 +13,7 @@ import ml_collections
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from research import config as config_lib, runner
+from research.engine import config as config_lib, runner
 
 # Each key with the values the project accepts, written out here independently of config.RULES.
 INTS = {"seeds": 1, "seed": 0, "data.n_val": 1, "data.n_test": 1, "data.split_seed": 0, "data.limit_train": 0,

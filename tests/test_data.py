@@ -10,8 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from research import data
-from research.data import DataError
+from research.engine import data
+from research.engine.data import DataError
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research import config as config_lib, data, files, runner, train
+from research.engine import config as config_lib, data, files, runner, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -272,7 +272,7 @@ _SHARD_SCRIPT = """
 import sys, jax
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 from test_engine import tiny_config
-from research import runner
+from research.engine import runner
 print(len(jax.devices()))
 runner.run(tiny_config(), {workdir!r}, progress=False, log=lambda *_: None)
 """

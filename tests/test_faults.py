@@ -4,7 +4,7 @@ the previous one), a full disk stops the run with one line and loses nothing, an
 workdir is unpickled.
 
 The runs of the tiny study below go through the real command in subprocesses and are killed with
-SIGKILL, either from outside at wall-clock times or from inside by ``research.faults``
+SIGKILL, either from outside at wall-clock times or from inside by ``research.engine.faults``
 (``RESEARCH_FAULT=<point>:<n>``) at places a clock cannot hit reliably. Those tests are marked
 ``slow`` (deselected by default; ``python -m pytest -m slow tests`` runs them). Reruns share a
 persistent JAX compilation cache (same executables, so the same bits) to keep them short; the
@@ -24,14 +24,14 @@ import ml_collections
 import numpy as np
 import pytest
 
-from research import config as config_lib, faults, files, report, runner
+from research.engine import checkpoints, config as config_lib, faults, files, report, runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Two groups (relu arms share a program; tanh gets its own), 2 epochs, runs in slices of 2:
 # group 0 has 6 runs = 3 slices per epoch, group 1 has 3 runs = 2 slices.
 CONFIG = '''
-from research.config import defaults
+from research.engine.config import defaults
 
 def get_config():
     c = defaults()
@@ -212,7 +212,7 @@ def test_faults_are_a_no_op_unless_set(monkeypatch):
 
 
 def test_a_fault_point_kills_on_its_nth_pass():
-    code = "from research import faults\nfor i in range(5):\n    print(i, flush=True)\n    faults.point('slice')\n"
+    code = "from research.engine import faults\nfor i in range(5):\n    print(i, flush=True)\n    faults.point('slice')\n"
     out = _python(code, fault="group:1,slice:3")
     assert out.returncode == -signal.SIGKILL and out.stdout.split() == ["0", "1", "2"]
     assert _python(code).stdout.split() == ["0", "1", "2", "3", "4"]
@@ -221,7 +221,7 @@ def test_a_fault_point_kills_on_its_nth_pass():
 def test_a_write_killed_before_its_rename_leaves_the_old_file(tmp_path):
     target = tmp_path / "summary.json"
     files.write_json(str(target), {"v": 1})
-    code = f"from research import files\nfiles.write_json({str(target)!r}, {{'v': 2}})\n"
+    code = f"from research.engine import files\nfiles.write_json({str(target)!r}, {{'v': 2}})\n"
     out = _python(code, fault="rename:summary.json:1")
     assert out.returncode == -signal.SIGKILL
     assert files.read_json(str(target)) == {"v": 1}
@@ -288,7 +288,7 @@ def test_the_lock_refuses_a_second_holder_and_dies_with_its_holder(tmp_path):
     with files.lock(str(tmp_path), runner.WorkdirError):  # released on exit
         pass
     # A holder killed with SIGKILL: the kernel drops its lock, so the rerun is not blocked.
-    code = (f"import os, signal\nfrom research import files\n"
+    code = (f"import os, signal\nfrom research.engine import files\n"
             f"with files.lock({str(tmp_path)!r}, RuntimeError):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
     assert _python(code).returncode == -signal.SIGKILL
     with files.lock(str(tmp_path), runner.WorkdirError):
@@ -574,7 +574,7 @@ def test_a_full_disk_while_checkpointing_stops_with_one_line_and_loses_nothing(e
     ckpt = workdir / "groups" / gid / "ckpt"
     assert lines == [f"error: {ckpt}: no space left on device while checkpointing epoch 2 (the checkpoint of "
                      "epoch 1 is kept); free space and rerun the same command to resume"], out.stderr[-3000:]
-    assert runner._sums_problem(files.read_json(str(ckpt.parent / "ckpt_sums.json"))["1"], str(ckpt / "1")) is None
+    assert checkpoints.sums_problem(files.read_json(str(ckpt.parent / "ckpt_sums.json"))["1"], str(ckpt / "1")) is None
     rerun = Launch(env_dir, workdir)
     assert rerun.wait() == 0, rerun.stderr[-3000:]
     assert f"[{gid}] resuming at epoch 1/2" in rerun.stdout

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research import backprop, gradcheck, losses, mlp
+from research.lib import backprop, gradcheck, losses, mlp
 
 F64 = jnp.float64
 

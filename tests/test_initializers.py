@@ -1,4 +1,4 @@
-"""Tests for research.initializers: exact moments, exact distributions, determinism, registry.
+"""Tests for research.lib.initializers: exact moments, exact distributions, determinism, registry.
 
 Statistical thresholds used throughout (all keys are FIXED, so every test is deterministic):
 
@@ -23,7 +23,7 @@ from scipy import stats
 
 jax.config.update("jax_enable_x64", True)
 
-from research import initializers as I  # noqa: E402
+from research.lib import initializers as I  # noqa: E402
 
 Z = 5.0  # standard errors allowed for mean / variance checks
 KS_P_MIN = 1e-4  # minimum KS p-value
@@ -262,7 +262,7 @@ def test_orthogonal_is_haar(n):
 _VMAP_QR_SCRIPT = """
 import jax, jax.numpy as jnp, numpy as np
 jax.config.update("jax_enable_x64", True)
-from research import mlp
+from research.lib import mlp
 spec = mlp.MLPSpec(sizes=(784, 256, 256, 10), activation="tanh", weight_init="orthogonal")
 keys = jax.random.split(jax.random.key(0), 3)
 batched = jax.jit(jax.vmap(lambda k: mlp.init(k, spec, jnp.float64)))(keys)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research import losses, mlp
+from research.lib import losses, mlp
 
 F64 = jnp.float64
 

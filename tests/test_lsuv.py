@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research import lsuv as lsuv_lib, mlp
+from research.lib import lsuv as lsuv_lib, mlp
 
 F64 = jnp.float64
 TOL = 0.05

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from research import backprop, mlp, optim
+from research.lib import backprop, mlp, optim
 
 F64 = jnp.float64
 ACTS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")

@@ -1,4 +1,4 @@
-"""Tests for research.optim: closed forms, an independent numpy reference, optax agreement, pytrees.
+"""Tests for research.lib.optim: closed forms, an independent numpy reference, optax agreement, pytrees.
 
 Everything runs in float64. Tolerances: closed forms and references that perform the same
 floating-point recursion are compared at rtol 1e-12 (the recursions differ only by the order of a
@@ -17,7 +17,7 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-from research import optim  # noqa: E402
+from research.lib import optim  # noqa: E402
 
 RTOL = 1e-12
 STEPS = 200

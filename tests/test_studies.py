@@ -68,7 +68,7 @@ def test_run_all_indexes_every_claim(tmp_path):
 def _check_test_opened_once(tmp_path):
     """hparam_search: of 36 settings only the validation argmax was evaluated on test, once."""
     import numpy as np
-    from research import files
+    from research.engine import files
 
     m = files.read_npz(str(tmp_path / "metrics.npz"))
     counts = {k.split("/")[0]: int(v) for k, v in m.items() if k.endswith("/test_evaluations")}

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from studyrun import run_and_check
 
-from research import config as config_lib, data as data_lib, mlp
-from research import study_deep_relu as R
+from research.engine import config as config_lib, data as data_lib
+from research.lib import mlp
+from research.studies.deep_relu import study as R
 
 IDS = {"deep_relu.variance_ratio_xavier", "deep_relu.variance_ratio_he", "deep_relu.he_learns"}
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from studyrun import ROOT, run_and_check
 
-from research import backprop, config as config_lib, initializers, mlp, train as train_lib
-from research import study_gradients as G
+from research.lib import backprop, initializers, mlp
+from research.engine import config as config_lib, train as train_lib
+from research.studies.gradients import study as G
 
 IDS = {"gradients.jacobian_singular_values", "gradients.backprop_variance_ratio", "gradients.sigmoid_top_saturation"}
 

@@ -8,7 +8,8 @@ import ml_collections
 import numpy as np
 from studyrun import run_and_check
 
-from research import config as config_lib, data as data_lib, files, study_init_zoo as iz, train
+from research.engine import config as config_lib, data as data_lib, files, train
+from research.studies.init_zoo import study as iz
 
 TINY = ["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
         "--config.model.hidden=(16,)", "--config.params.linear_depth=4", "--config.params.linear_width=8",
@@ -83,10 +84,10 @@ def _full():
 
 
 def test_sparse_claim_compares_with_the_best_dense_arm_and_can_fail():
-    claims = {c["id"]: c for c in iz.claims(_full(), _claim_results([0.90, 0.91, 0.92], [0.91, 0.91, 0.92],
+    claims = {c.id: c.as_dict() for c in iz.claims(_full(), _claim_results([0.90, 0.91, 0.92], [0.91, 0.91, 0.92],
                                                                      [0.5, 0.5, 0.5]))}
     assert claims["init_zoo.sparse_trains"]["holds"] and "he_normal" in claims["init_zoo.sparse_trains"]["claim"]
     assert claims["init_zoo.orthogonal_isometry"]["holds"]
-    claims = {c["id"]: c for c in iz.claims(_full(), _claim_results([0.80, 0.82, 0.81], [0.91, 0.91, 0.92],
+    claims = {c.id: c.as_dict() for c in iz.claims(_full(), _claim_results([0.80, 0.82, 0.81], [0.91, 0.91, 0.92],
                                                                      [0.5, 0.5, 0.5]))}
     assert not claims["init_zoo.sparse_trains"]["holds"]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from studyrun import run_and_check
 
-from research import activations, study_signal_theory as st
+from research.lib import activations
+from research.studies.signal_theory import study as st
 
 N_POINTS = 100
 

@@ -6,7 +6,8 @@ import ml_collections
 import numpy as np
 from studyrun import run_and_check
 
-from research import config as config_lib, files, study_weight_scale as ws
+from research.engine import config as config_lib, files
+from research.studies.weight_scale import study as ws
 
 TINY = ["--config.seeds=2", "--config.params.n_scales=3", "--config.data.limit_train=100",
         "--config.train.epochs=1", "--config.model.hidden=(4,)"]
@@ -48,13 +49,13 @@ def test_claim_counts_scales_reaching_half_the_best():
     assert ws._threshold(_full(), res) == 0.5 * 0.9  # best mean over (arm, scale) is 0.9
     np.testing.assert_array_equal(ws.reaching(_full(), res, "bn"), [3, 3])
     np.testing.assert_array_equal(ws.reaching(_full(), res, "no_bn"), [1, 2])
-    (c,) = ws.claims(_full(), res)
+    (c,) = [x.as_dict() for x in ws.claims(_full(), res)]
     assert c["id"] == "weight_scale.bn_robust" and c["measured"] == 1.5
 
 
 def test_claim_fails_when_bn_is_no_more_robust():
     acc = [[0.1, 0.9, 0.9, 0.1], [0.1, 0.8, 0.9, 0.2], [0.2, 0.9, 0.8, 0.1]]
-    (c,) = ws.claims(_full(), _results(acc, acc))
+    (c,) = [x.as_dict() for x in ws.claims(_full(), _results(acc, acc))]
     assert c["measured"] == 0 and not c["holds"]
 
 
@@ -64,7 +65,7 @@ def test_a_diverged_run_does_not_reach_and_is_left_out_of_means():
     res = _results(bn, plain, plain_diverged=[[-1, 3], [-1, -1]])
     np.testing.assert_array_equal(ws.reaching(_full(), res, "no_bn"), [1, 2])
     res.update({f"{a}/{k}": np.full((2, 2), 0.5) for a in ("bn", "no_bn") for k in ("train_acc", "train_loss_final")})
-    rows = ws.summary(_full(), res)
+    rows = ws.summary(_full(), res)["arms"]
     row = rows[f"no_bn@{res['scales'][1]:.2e}"]
     assert row["n_diverged"] == 1 and row["final_val_acc"]["n"] == 1
 
@@ -73,7 +74,7 @@ def test_init_scale_multiplies_unit_normal_weights():
     """The study's premise: weight_init normal(stddev=1) times Hyper.init_scale = N(0, scale^2)."""
     import jax
 
-    from research import train
+    from research.engine import train
     from configs.weight_scale import get_config
 
     full = config_lib.merged(get_config())

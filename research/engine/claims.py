@@ -1,0 +1,65 @@
+"""Claims: a study's scientific statements, measured.
+
+A :class:`Claim` is a small typed record; ``summary.json`` stores its :meth:`Claim.as_dict`
+(``{"id", "claim", "source", "measured", "ci_low", "ci_high", "holds"}``). A claim's verdict is
+decided by its confidence interval over seeds, never by the mean alone, and a claim that does
+not hold is reported as such: a measurement disagreeing with the notes is a result. The helpers
+here serve every study: :func:`final` (last validation accuracy of the seeds that did not
+diverge), :func:`first_reach`, :func:`select_by_validation`, and :func:`arm_value`, which reads
+an arm's setting with the base config's as fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+CHANCE = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    id: str
+    claim: str
+    source: str
+    measured: float
+    ci_low: float
+    ci_high: float
+    holds: bool
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def claim(id_: str, text: str, source: str, summary: dict, holds: bool) -> Claim:
+    return Claim(id=id_, claim=text, source=source, measured=summary["mean"], ci_low=summary["ci_low"],
+                 ci_high=summary["ci_high"], holds=bool(holds))
+
+
+def arm_value(full, name: str, section: str, key: str):
+    """Arm ``name``'s ``section.key``: its override, else the base config's."""
+    return full.arms[name].get(section, {}).get(key, full[section][key])
+
+
+def final(results, name):
+    """Per non-diverged seed: the last validation accuracy."""
+    alive = results[f"{name}/diverged_at"] < 0
+    return results[f"{name}/val_acc"][alive, -1]
+
+
+def first_reach(results, name, target):
+    """Per seed: the first evaluated step whose validation accuracy reaches ``target`` (NaN if none)."""
+    val, steps = results[f"{name}/val_acc"], results["steps"]
+    reached = val >= target
+    return np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
+
+
+def select_by_validation(val: dict) -> str:
+    """The arm with the highest mean final validation accuracy over its non-diverged seeds, from
+    ``{arm: (val_acc, diverged_at)}``."""
+    def score(item):
+        acc, diverged_at = item[1]
+        alive = diverged_at < 0
+        return float(np.mean(acc[alive, -1])) if alive.any() else -np.inf
+    return max(val.items(), key=score)[0]

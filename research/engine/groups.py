@@ -1,0 +1,256 @@
+"""One group of arms trained as one compiled program, checkpointed after every epoch.
+
+Arms whose static structure matches (see ``config.static_key``) form a *group*: one compiled
+program over ``arms x seeds`` runs, the seed axis sharded over all devices. Each group trains in
+chunks of one epoch; after every chunk its state and metrics are checkpointed
+(:mod:`research.engine.checkpoints`), so rerunning the same command resumes where it stopped and
+gives bitwise the same numbers. A finished group writes ``groups/<id>/results.npz`` (atomically)
+and is never recomputed. The test split is evaluated once per arm the study picks
+(``Study.arms_to_test``), after training, through the dataset's sealed test split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from research.engine import checkpoints, config as config_lib, faults, files, keys as keys_lib, train as train_lib
+from research.lib import probes
+
+HIST_SAMPLES = probes.HIST  # post-activation values kept per layer and seed at init
+
+
+run_keys = keys_lib.run_keys
+
+
+def groups_of(full, names=None) -> list[tuple[str, list[str]]]:
+    """Arms (``names``, default every arm) grouped by static structure, in config order; ids are
+    stable across reruns."""
+    by_key: dict[str, list[str]] = {}
+    for name in (full.arms if names is None else names):
+        by_key.setdefault(config_lib.static_key(config_lib.resolve(full, name)), []).append(name)
+    out = []
+    for i, (key, names) in enumerate(by_key.items()):
+        digest = hashlib.sha1((key + repr(names)).encode()).hexdigest()[:8]
+        out.append((f"g{i}-{digest}", names))
+    return out
+
+
+def _mesh():
+    return Mesh(np.asarray(jax.devices()), ("runs",))
+
+
+def _shard(tree, mesh):
+    runs = NamedSharding(mesh, P("runs"))
+    return jax.device_put(tree, runs)
+
+
+def _pad(tree, total: int):
+    """Repeat the first run until the leading axis is ``total`` long (devices must divide it)."""
+    def pad(a):
+        extra = total - a.shape[0]
+        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[:1], extra, axis=0)])
+    return jax.tree.map(pad, tree)
+
+
+def unit_spread(params) -> np.ndarray:
+    """Per run and hidden layer: the largest difference between two units' incoming weights,
+    max_i (max_j w_ij - min_j w_ij). Exactly 0 iff every unit of the layer is the same unit."""
+    hidden = [np.asarray(layer["w"]) for layer in params[:-1]]
+    if not hidden:
+        return np.zeros((np.asarray(params[0]["w"]).shape[0], 0))
+    return np.stack([(w.max(axis=2) - w.min(axis=2)).max(axis=1) for w in hidden], axis=1)
+
+
+class GroupRunner:
+    """Trains one group, checkpointing after every epoch."""
+
+    def __init__(self, gid, arm_names, full, dataset, workdir, log=print, arms_to_test=None):
+        self.gid, self.arm_names, self.full, self.dataset = gid, arm_names, full, dataset
+        # which arms open the sealed test split, from validation metrics only (Study.arms_to_test)
+        self.arms_to_test = arms_to_test or (lambda full, val: set(val))
+        self.dir = os.path.join(workdir, "groups", gid)
+        self.progress, self.log = None, log  # progress(seed_steps) after each chunk, if set
+        self.arms = {a: config_lib.resolve(full, a) for a in arm_names}
+        first = self.arms[arm_names[0]]
+        n_train, dim = dataset.train.x.shape
+        self.program = train_lib.program(first, n_train, dim, dataset.num_classes)
+        self.specs = {a: config_lib.spec(c, dim, dataset.num_classes) for a, c in self.arms.items()}
+        self.seeds = full.seeds
+        self.n_runs = len(arm_names) * self.seeds
+        n_dev = len(jax.devices())
+        # Runs go through the compiled program in slices of equal size: a slice's parameters stay
+        # in cache, which measured ~1.5x the throughput of one call over a 192-run group on 2 CPU
+        # cores. Same shapes, so one compile serves all slices. Each device holds ``per_device``
+        # runs of a slice whatever the device count: XLA's kernels for another batch shape round
+        # differently (float32, ~3e-7), so this keeps 1 and N devices bitwise equal. The price:
+        # a group smaller than runs_per_call x devices pads the other devices with copies.
+        self.per_device = min(first.train.runs_per_call, self.n_runs)
+        self.slice_size = self.per_device * n_dev
+        self.n_slices = -(-self.n_runs // self.slice_size)
+        self.n_padded = self.n_slices * self.slice_size
+        self.epochs = first.train.epochs
+        self.dtype = jnp.dtype(first.train.dtype)
+        self.compile_seconds = 0.0
+        self.train_seconds = 0.0
+        self.checkpoints = checkpoints.Checkpoints(self.dir, gid, self.epochs, log)
+
+    @property
+    def seed_steps(self) -> int:
+        return self.n_runs * self.program.steps_per_epoch * self.epochs
+
+    @property
+    def results_path(self):
+        return os.path.join(self.dir, "results.npz")
+
+    def _initial(self, keys):
+        carries, hypers = [], []
+        for name in self.arm_names:
+            arm, spec = self.arms[name], self.specs[name]
+            h = train_lib.hyper(arm)
+            carries.append(train_lib.one_shot(jax.vmap(lambda k: self.program.init(k, h.init_scale, spec)), keys))
+            hypers.append(jax.tree.map(lambda v: jnp.full((self.seeds,), v), h))
+        cat = lambda *xs: jnp.concatenate(xs)
+        carry = jax.tree.map(cat, *carries)
+        hyper = jax.tree.map(cat, *hypers)
+        run_keys_all = jnp.concatenate([keys] * len(self.arm_names))
+        return carry, hyper, run_keys_all
+
+    def _init_histograms(self, carry, keys, x):
+        """Hidden-layer outputs at initialization for the first ``hist_seeds`` seeds of each arm,
+        read off the very parameters training started from, in one program for the group."""
+        hs = min(self.full.eval.hist_seeds, self.seeds)
+        if hs == 0:
+            return {}
+        rows = np.concatenate([np.arange(hs) + i * self.seeds for i in range(len(self.arm_names))])
+        pick = lambda a: jnp.asarray(a)[rows]
+        hkeys = jnp.concatenate([keys[:hs]] * len(self.arm_names))
+        fn = jax.vmap(lambda p, b, k: probes.layer_stats(self.program.spec, p, b, x, keys_lib.stream(k, "probe")))
+        stats_ = train_lib.one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
+        means, stds, samples = stats_["act_mean"], stats_["act_std"], stats_["act_samples"]
+        out = {}
+        for i, name in enumerate(self.arm_names):
+            sl = slice(i * hs, (i + 1) * hs)
+            out[f"{name}/init_act_mean"] = np.asarray(means[sl])
+            out[f"{name}/init_act_std"] = np.asarray(stds[sl])
+            out[f"{name}/init_act_samples"] = np.asarray(samples[sl], np.float32)
+        return out
+
+    def run(self) -> dict[str, np.ndarray]:
+        if os.path.exists(self.results_path):
+            self.log(f"[{self.gid}] finished earlier: results.npz read back, nothing recomputed")
+            results = files.read_npz(self.results_path)
+            self._drop_checkpoints()  # left if a run was killed between writing results and this
+            return results
+        faults.hook_orbax()
+        prog, ds = self.program, self.dataset
+        keys = run_keys(self.full.seed, self.seeds)
+        data = (jnp.asarray(ds.train.x, self.dtype), jnp.asarray(ds.train.y),
+                jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
+        carry, hyper, rkeys = self._initial(keys)
+        self.init_hist = self._init_histograms(carry, keys, data[2])
+        n_eval = self.epochs * prog.evals_per_epoch
+        # Checkpoints hold host arrays of the group's n_runs rows (no padding, no sharding), so a
+        # run resumes on any device count.
+        state = {"carry": jax.tree.map(np.asarray, carry), "epoch": np.zeros((), np.int64),
+                 "metrics": {k: np.full((self.n_runs, n_eval, *train_lib.METRIC_TRAILING[k]), np.nan, np.float64)
+                             for k in train_lib.Metrics._fields}}
+        self.chunk_seconds = np.full((self.epochs,), np.nan)
+
+        ckpt = self.checkpoints.open()
+        try:
+            state = ckpt.restore(state)
+            metrics, start_epoch = state["metrics"], int(state["epoch"])
+            mesh = _mesh()
+            carry, hyper, rkeys = (self._slices(_pad(t, self.n_padded), mesh)
+                                   for t in (state["carry"], hyper, rkeys))
+            if start_epoch < self.epochs:
+                # Each device runs the one-device program on its per_device runs (shard_map), on a
+                # CPU over cache-sized groups with the carry updated in place (train.many). The group
+                # size leaves cache_group's devices at 1: sized by device count, it would change the
+                # batch shapes, and so the float32 rounding, between 1 and N devices.
+                group = train_lib.cache_group(prog, self.per_device)
+                chunk = train_lib.many(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None), group=group,
+                                       carry=group is not None, mesh=mesh if mesh.size > 1 else None,
+                                       donate_argnums=0)
+                self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {self.n_slices} slice(s) "
+                         f"of {self.slice_size}" + (f", groups of {group}" if group else ""))
+                t0 = time.perf_counter()
+                compiled = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
+                self.compile_seconds = time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            for epoch in range(start_epoch, self.epochs):
+                cols = slice(epoch * prog.evals_per_epoch, (epoch + 1) * prog.evals_per_epoch)
+                t_chunk = time.perf_counter()
+                for i in range(self.n_slices):
+                    carry[i], m = compiled(carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
+                    lo, hi = i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs)
+                    for k in metrics:
+                        metrics[k][lo:hi, cols] = np.asarray(getattr(m, k))[: hi - lo]
+                    faults.point("slice")
+                self.chunk_seconds[epoch] = time.perf_counter() - t_chunk  # np.asarray above waited
+                ckpt.save({"carry": self._host(carry), "metrics": metrics,
+                                          "epoch": np.asarray(epoch + 1, np.int64)})
+                if self.progress is not None:
+                    self.progress(self.n_runs * prog.steps_per_epoch)
+            self.train_seconds = time.perf_counter() - t0
+            results = self._finish(carry, metrics, keys, data)
+            files.write_npz(self.results_path, results)
+        finally:
+            with contextlib.suppress(Exception):  # never mask what stopped the run
+                ckpt.close()
+        faults.point("group")
+        self._drop_checkpoints()
+        return results
+
+    def _drop_checkpoints(self) -> None:
+        self.checkpoints.drop()
+
+    def _host(self, carry_slices):
+        """The group's carry as host arrays of n_runs rows, from the device slices."""
+        return jax.tree.map(lambda *a: np.concatenate([np.asarray(x) for x in a])[: self.n_runs], *carry_slices)
+
+    def _slices(self, tree, mesh) -> list:
+        size = self.slice_size
+        return [_shard(jax.tree.map(lambda a: a[i * size:(i + 1) * size], tree), mesh) for i in range(self.n_slices)]
+
+    def _finish(self, carry, metrics, keys, data) -> dict[str, np.ndarray]:
+        prog = self.program
+        carry = self._host(carry)
+        test_eval = jax.jit(jax.vmap(prog.evaluate, in_axes=(0, 0, None, None)))
+        evals = np.arange(1, self.epochs * prog.evals_per_epoch + 1) * prog.steps_per_eval
+        out = {"steps": evals}
+        rows_of = {name: slice(i * self.seeds, (i + 1) * self.seeds) for i, name in enumerate(self.arm_names)}
+        # Which arms are reported, decided on validation metrics alone, before the test split is opened.
+        tested = self.arms_to_test(self.full, {n: (metrics["val_acc"][r], np.asarray(carry.diverged_at[r]))
+                                                 for n, r in rows_of.items()})
+        for name, rows in rows_of.items():
+            params = jax.tree.map(lambda a: a[rows], carry.params)
+            bn = jax.tree.map(lambda a: a[rows], carry.bn_state)
+            if name in tested:
+                # The one use of the test split for this arm; the sealed split counts and refuses a second.
+                loss, acc = self.dataset.test.evaluate(
+                    lambda x, y: test_eval(params, bn, jnp.asarray(x, self.dtype), jnp.asarray(y)), label=name)
+            else:
+                loss = acc = np.full((self.seeds,), np.nan)
+            out[f"{name}/test_loss"] = np.asarray(loss)
+            out[f"{name}/test_acc"] = np.asarray(acc)
+            out[f"{name}/test_evaluations"] = np.int64(self.dataset.test.evaluations.get(name, 0))
+            out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
+            out[f"{name}/unit_spread"] = unit_spread(params)
+            # wall time of each epoch's chunk for the whole group, per seed-step (NaN before a resume)
+            out[f"{name}/step_seconds"] = self.chunk_seconds / (self.n_runs * prog.steps_per_epoch)
+            for k, v in metrics.items():
+                out[f"{name}/{k}"] = v[rows]
+        out.update(self.init_hist)
+        out["compile_seconds"] = np.float64(self.compile_seconds)
+        out["train_seconds"] = np.float64(self.train_seconds)
+        return out

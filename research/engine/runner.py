@@ -1,0 +1,125 @@
+"""Run a whole study: validate, hold the workdir, ``study.compute(ctx)``, save, report.
+
+The study (:mod:`research.engine.study`) decides what to measure; the engine decides how: every
+arm a study trains goes through :meth:`Context.train`, which groups arms by static structure
+(:mod:`research.engine.groups`), compiles one seed-parallel program per group, checkpoints after
+every epoch (:mod:`research.engine.checkpoints`) and resumes, bitwise, when the same command is
+rerun. A finished group is never recomputed. The test split is opened once per arm the study
+picks, after training.
+
+Reliability: a run holds ``<workdir>/.lock`` for its life (:mod:`research.engine.workdir`);
+every file is written atomically; a full disk stops the run with one line naming the path,
+keeping the last good checkpoint. ``research/engine/faults.py`` holds the fault-injection points
+the tests kill runs at.
+
+Workdir: ``.lock``, ``config.json``, ``meta.json``, ``metrics.npz``, ``summary.json``,
+``report.md``, ``figures/``, and ``groups/`` with the per-group results and checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from research.engine import config as config_lib, data as data_lib, files, report, train as train_lib
+from research.engine.groups import GroupRunner, HIST_SAMPLES, groups_of, run_keys, unit_spread  # noqa: F401
+from research.engine.workdir import WorkdirError, claim as _claim_workdir, hold as _hold, meta as _meta  # noqa: F401
+
+
+class Context:
+    """What ``Study.compute`` gets: the merged config (``full``), one key per seed (``keys``), the
+    dataset (loaded on first use) and :meth:`train`."""
+
+    def __init__(self, full, study, workdir: str, log: Callable[[str], None] = print, progress: bool = True,
+                 dataset=None):
+        self.full, self.study, self.workdir, self.log, self.progress = full, study, workdir, log, progress
+        self._dataset, self._keys = dataset, None
+        self.group_meta: dict = {}
+        self.rates: dict = {}
+
+    @property
+    def keys(self):
+        """One key per seed index, shared by every arm (made on first use: nothing compiles before
+        the config and the data are checked)."""
+        if self._keys is None:
+            self._keys = run_keys(self.full.seed, self.full.seeds)
+        return self._keys
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            self._dataset = data_lib.load(self.full.data)
+        return self._dataset
+
+    def runners(self, arms=None) -> list[GroupRunner]:
+        """One :class:`GroupRunner` per group of ``arms`` (default: every arm); building them checks
+        each group's batch against the training split."""
+        return [GroupRunner(gid, names, self.full, self.dataset, self.workdir, log=self.log,
+                            arms_to_test=self.study.arms_to_test)
+                for gid, names in groups_of(self.full, arms)]
+
+    def train(self, arms=None) -> dict[str, np.ndarray]:
+        """Train ``arms`` (default: every arm) x every seed: ``{"<arm>/<metric>": array}`` and
+        ``"steps"``. Resumable, checkpointed, the sealed test split opened after training for the
+        arms the study's ``arms_to_test`` picks, progress on a bar."""
+        runners = self.runners(arms)
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=sum(r.seed_steps for r in runners), unit="seed-step", unit_scale=True,
+                       dynamic_ncols=True, desc=os.path.basename(os.path.normpath(self.workdir)))
+        results: dict[str, np.ndarray] = {}
+        try:
+            for runner in runners:
+                if bar is not None:
+                    runner.progress = bar.update
+                    if os.path.exists(runner.results_path):
+                        bar.update(runner.seed_steps)
+                res = runner.run()
+                seconds = float(res["train_seconds"])
+                self.group_meta[runner.gid] = {"arms": runner.arm_names, "compile_seconds": float(res["compile_seconds"]),
+                                               "train_seconds": seconds, "seed_steps": runner.seed_steps}
+                self.rates[runner.gid] = runner.seed_steps / seconds if seconds > 0 else None
+                results.update({k: v for k, v in res.items() if "/" in k or k == "steps"})
+        finally:
+            if bar is not None:
+                bar.close()
+        return results
+
+
+def _x64(full, study) -> bool:
+    return study.X64 or any(config_lib.resolve(full, a).train.dtype == "float64" for a in full.arms)
+
+
+def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None] = print,
+        progress: bool = True) -> dict:
+    """Validate, load data, compute the study (training resumes what a previous run left), write
+    outputs. For a study that trains, nothing is written before the config, the data and every
+    group's shapes have been checked. float64 is switched on for this run only, if the study or
+    an arm asks for it."""
+    started = time.time()
+    config_lib.validate(config)
+    full = config_lib.merged(config)
+    study = config_lib.study_of(full)
+    with jax.enable_x64(True) if _x64(full, study) else contextlib.nullcontext():
+        ctx = Context(full, study, workdir, log=log, progress=progress)
+        if study.TRAINS:
+            n_train = data_lib.train_size(full.data)
+            if n_train is not None and n_train >= 1:  # batch vs split from the config: refused before loading
+                for _, names in groups_of(full):
+                    train_lib.program(config_lib.resolve(full, names[0]), n_train, config_lib.input_dim(full), 10)
+            ctx.runners()  # the batch against the split as loaded, before any file is written
+        with _hold(workdir, log):
+            _claim_workdir(full, workdir, overwrite)
+            t0 = time.perf_counter()
+            results = study.compute(ctx)
+            seconds = time.perf_counter() - t0
+            groups = ctx.group_meta or {"compute": {"arms": list(full.arms), "seconds": seconds}}
+            files.write_npz(os.path.join(workdir, "metrics.npz"), results)
+            files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates))
+            return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays

@@ -1,0 +1,1 @@
+"""Built-in studies, one folder each, behind the Study interface (research.engine.study)."""

@@ -1,0 +1,145 @@
+"""The ``activations`` study (note 004's figure, CS231n's experiment): a deep net at init, no training.
+
+Inputs N(0, 1) of shape (data.n, data.dim) go through ``model.hidden`` layers under each arm's
+activation and init; per seed and layer we keep the mean, the standard deviation, the second
+moment E[h^2], the fraction of saturated units (|h| > 0.99) and a subsample for histograms.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats
+from research.lib import mlp, probes
+from research.engine.claims import claim
+
+HIST, SATURATED = probes.HIST, probes.SATURATED
+layer_stats = probes.layer_stats
+
+
+def measure(full, keys) -> dict[str, np.ndarray]:
+    x = data_lib.gaussian(jax.random.key(full.data.split_seed), full.data.n, full.data.dim)
+    out = {"layers": np.arange(1, len(full.model.hidden) + 1)}
+    for name in full.arms:
+        arm = config_lib.resolve(full, name)
+        spec = config_lib.spec(arm, full.data.dim, 10)
+
+        def one(k, spec=spec):
+            params, _ = mlp.init(keys_lib.stream(k, "init"), spec)
+            return layer_stats(spec, params, [], x, keys_lib.stream(k, "probe"))
+
+        res = jax.jit(jax.vmap(one))(keys)
+        for k, v in res.items():
+            v = np.asarray(v)
+            out[f"{name}/{k}"] = v[: max(full.eval.hist_seeds, 1)] if k == "act_samples" else v
+    return out
+
+
+def _find(full, activation, init):
+    for name, arm in full.arms.items():
+        m = arm.get("model", {})
+        if m.get("activation") == activation and m.get("weight_init") == init:
+            return name
+    return None
+
+
+def claims(full, results) -> list[dict]:
+    out = []
+    src = "note 004; CS231n neural-networks-2"
+    name = _find(full, "tanh", "small_random")
+    if name:
+        s = stats.mean_ci(results[f"{name}/act_std"][:, -1])
+        out.append(claim("activations.small_random.collapse",
+                         "0.01*randn init: tanh activations collapse toward 0 with depth (last-layer std < 1e-3)",
+                         src, s, s["ci_high"] < 1e-3))
+    name = _find(full, "tanh", "normal")
+    if name:
+        per_layer = results[f"{name}/act_saturated"]  # (seeds, layers)
+        worst = min((stats.mean_ci(per_layer[:, l]) for l in range(per_layer.shape[1])), key=lambda s: s["mean"])
+        out.append(claim("activations.unit_normal.saturation",
+                         "N(0,1) init: tanh units saturate (fraction |h| > 0.99 above 0.5 in every layer; the least "
+                         "saturated layer shown)", src, worst, worst["ci_low"] > 0.5))
+    name = _find(full, "tanh", "xavier_normal")
+    if name:
+        s = stats.mean_ci(results[f"{name}/act_std"][:, -1])
+        out.append(claim("activations.xavier.tanh_healthy",
+                         "Xavier init keeps tanh activations spread at depth (last-layer std in [0.1, 0.9])",
+                         "note 002; Glorot & Bengio 2010", s, 0.1 <= s["ci_low"] and s["ci_high"] <= 0.9))
+    name = _find(full, "relu", "xavier_normal")
+    if name:
+        sq = results[f"{name}/act_sq"]
+        s = stats.mean_ci(np.exp(np.mean(np.log(sq[:, 1:] / sq[:, :-1]), axis=1)))
+        out.append(claim("activations.xavier.relu_halves",
+                         "Xavier init with ReLU halves E[h^2] at every layer (geometric-mean ratio in [0.4, 0.6])",
+                         "He et al. 2015; note 004", s, 0.4 <= s["ci_low"] and s["ci_high"] <= 0.6))
+    name = _find(full, "relu", "he_normal")
+    if name:
+        sq = results[f"{name}/act_sq"]
+        s = stats.mean_ci(sq[:, -1] / sq[:, 0])
+        out.append(claim("activations.he.relu_stable",
+                         "He init keeps ReLU activations' E[h^2] stable with depth (last/first layer ratio in [0.5, 2])",
+                         "He et al. 2015; note 004", s, 0.5 <= s["ci_low"] and s["ci_high"] <= 2.0))
+    return out
+
+
+def arm_summary(full, results) -> dict:
+    return {name: {"last_layer_std": stats.mean_ci(results[f"{name}/act_std"][:, -1]),
+                   "last_layer_saturated": stats.mean_ci(results[f"{name}/act_saturated"][:, -1]),
+                   "n_seeds": int(results[f"{name}/act_std"].shape[0]), "n_diverged": 0}
+            for name in full.arms}
+
+
+def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    names = list(full.arms)
+    layers = results["layers"]
+    n_l = len(layers)
+    fig, axes = plt.subplots(len(names), n_l, figsize=(1.7 * n_l, 1.5 * len(names)), squeeze=False)
+    for i, name in enumerate(names):
+        samples = results[f"{name}/act_samples"]
+        for l in range(n_l):
+            ax = axes[i, l]
+            ax.hist(samples[:, l].ravel(), bins=full.eval.hist_bins, color="C0")
+            ax.set_yticks([])
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.set_title(f"layer {l + 1}", fontsize=8)
+            if l == 0:
+                ax.set_ylabel(name, fontsize=7)
+    fig.suptitle("Hidden-layer outputs at initialization (inputs N(0,1))")
+    fig.tight_layout()
+    fig.savefig(f"{fig_dir}/histograms.png", dpi=90)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for name in names:
+        for ax, key in zip(axes, ("act_mean", "act_std")):
+            stats.band(ax, layers, results[f"{name}/{key}"], marker="o", ms=3, label=name)
+    axes[0].set(title="per-layer mean (95% CI over seeds)", xlabel="layer", yscale="symlog")
+    axes[1].set(title="per-layer std (95% CI over seeds)", xlabel="layer", yscale="log")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(f"{fig_dir}/layer_stats.png", dpi=100)
+    plt.close(fig)
+    return [("Per-layer histograms (layers x inits)", "figures/histograms.png"),
+            ("Per-layer mean and std", "figures/layer_stats.png")]
+
+
+def default_arms() -> dict:
+    inits = {"small_random": {}, "normal": {"stddev": 1.0}, "xavier_normal": {}, "he_normal": {}}
+    return {f"{act}-{init}": {"model": {"activation": act, "weight_init": init, "weight_init_kwargs": kw}}
+            for act in ("tanh", "relu") for init, kw in inits.items()}
+
+
+def summary(full, results) -> dict:
+    return {"arms": arm_summary(full, results)}
+
+
+def compute(ctx) -> dict:
+    return measure(ctx.full, ctx.keys)
+
+
+def get_config():
+    from research.studies.activations.config import get_config as config
+
+    return config()

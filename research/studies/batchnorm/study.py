@@ -1,0 +1,88 @@
+"""Notes 002-003 and Ioffe & Szegedy 2015's MNIST experiment: BN vs no BN, paired by seed.
+
+Trains every arm through the engine; adds the percentile drift figure of one last-hidden-layer
+unit's input (the paper's Figure 1(b, c)).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from research.engine import defaults, stats
+from research.engine.claims import arm_value, claim, final, first_reach
+
+
+def get_config():
+    from research.studies.batchnorm.config import get_config as config
+
+    return config()
+
+
+def _by_model(full, batchnorm: bool) -> list[str]:
+    return [n for n in full.arms if arm_value(full, n, "model", "batchnorm") == batchnorm]
+
+
+def _lr(full, name) -> float:
+    return arm_value(full, name, "train", "lr")
+
+
+def claims(full, results) -> list:
+    """Notes 002-003 and Ioffe & Szegedy 2015's MNIST experiment: BN vs no BN, paired by seed."""
+    plain = min(_by_model(full, False), key=lambda n: _lr(full, n), default=None)
+    bns = sorted(_by_model(full, True), key=lambda n: _lr(full, n))
+    if plain is None or not bns:
+        return []
+    bn, bn_fast = bns[0], bns[-1]
+    target = full.eval.target_accuracy
+    src = "notes 002-003; Ioffe & Szegedy 2015"
+    never = results["steps"][-1] * 2.0  # a seed that never reaches the target counts as twice the budget
+    s_plain = np.nan_to_num(first_reach(results, plain, target), nan=never)
+    s_bn = np.nan_to_num(first_reach(results, bn, target), nan=never)
+    faster = stats.mean_ci(s_plain / s_bn)
+    out = [claim("batchnorm.faster", f"BN reaches {target:.0%} validation accuracy in fewer steps (ratio of steps, "
+                 "no BN / BN, paired by seed; > 1 means BN is faster)", src, faster, faster["ci_low"] > 1)]
+    diff = stats.mean_ci(final(results, bn) - final(results, plain))
+    out.append(claim("batchnorm.final_accuracy", "final validation accuracy with BN is at least that without "
+                     "(difference BN - no BN, paired by seed)", src, diff, diff["ci_high"] >= 0))
+
+    def drift(name):  # spread over training of the 15/50/85th percentiles, averaged over the three
+        q = results[f"{name}/unit_q"]  # (seeds, evals, 3)
+        return np.mean(q.max(axis=1) - q.min(axis=1), axis=1)
+
+    ratio = stats.mean_ci(drift(plain) / drift(bn))
+    out.append(claim("batchnorm.stable_inputs", "a last-hidden-layer unit's input distribution drifts less during "
+                     "training with BN (drift of its 15/50/85th percentiles, no BN / BN; > 1 means BN is steadier)",
+                     src, ratio, ratio["ci_low"] > 1))
+    if bn_fast != bn:
+        k = _lr(full, bn_fast) / _lr(full, plain)
+        gap = stats.mean_ci(final(results, bn_fast) - final(results, plain))
+        diverged = int((results[f"{bn_fast}/diverged_at"] >= 0).sum())
+        out.append(claim("batchnorm.higher_lr", f"BN trains at a {k:g}x larger learning rate, no worse than no BN at "
+                         f"the base rate (final accuracy difference; {diverged} seeds diverged)", src, gap,
+                         gap["ci_high"] >= 0 and diverged == 0))
+    cost = stats.mean_ci(results[f"{bn}/step_seconds"] / results[f"{plain}/step_seconds"])
+    out.append(claim("batchnorm.step_cost", "a BN step costs more than a plain one (time ratio per seed-step, "
+                     "BN / no BN, per epoch in the same run)", "note 003", cost, cost["ci_low"] > 1))
+    return out
+
+
+def figures(full, results, fig_dir, plt) -> list:
+    out = defaults.figures(full, results, fig_dir, plt)
+    steps = results["steps"]
+    names = list(full.arms)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], names):
+        q = results[f"{name}/unit_q"]  # (seeds, evals, 3)
+        for j, label in enumerate(("15th", "50th", "85th")):
+            ax.plot(steps, np.nanmean(q[:, :, j], axis=0), label=label)
+        ax.set(title=name, xlabel="minibatch step")
+    axes[0, 0].set_ylabel("input to a last-hidden-layer sigmoid")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Percentiles of one unit's input over training (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "unit_input_percentiles.png"), dpi=100)
+    plt.close(fig)
+    out.append(("Input distribution of one last-hidden-layer unit", "figures/unit_input_percentiles.png"))
+    return out

@@ -1,0 +1,241 @@
+"""The ``deep_relu`` study: He et al. 2015, "Delving deep into rectifiers", Section 2.2 and Figure 3,
+on an MLP: a 30-layer ReLU net without BatchNorm, initialized with Var[w] = 1/n or 2/n (n = fan_in).
+
+Naming. He et al. call Var[w] = 1/n_l the "Xavier" init (Glorot & Bengio's forward-only condition
+n_l Var[w_l] = 1, "std sqrt(1/n_l)"); in this repo that is ``lecun_normal``. This repo's
+``xavier_normal`` is Glorot's fan-average 2 / (fan_in + fan_out), which equals 1/n only on square
+layers. He's init, Var[w] = 2/n_l, is ``he_normal``.
+
+At init. For a layer y_l = x_l W_l + b_l with x_{l+1} = relu(y_l), weights i.i.d. zero-mean and
+symmetric, b_l = 0, He et al.'s eqs. (7)-(10):
+
+    Var[y_l] = n_l Var[w_l] E[x_l^2],   E[x_l^2] = 1/2 Var[y_{l-1}]
+    Var[y_L] = Var[y_1] prod_{l=2}^{L} (1/2 n_l Var[w_l])
+
+so log2(Var[y_L] / Var[y_1]) = -(L - 1) for 1/n ("Xavier": the variance halves at every layer) and
+0 for 2/n. With L = 30 linear layers (29 hidden + output) that is -29 against 0. We estimate Var[y_l]
+by the mean of y_l^2 over ``params.n_examples`` training inputs and all units of one network (the
+weights have zero mean, so E[y_l] = 0 over weights) and report log2 of the last-over-first ratio per
+seed. At finite width one net's ratio is a product of L - 1 random factors, roughly log-normal: over
+seeds log2 of it spreads with sd ~1.4 at width 128 and 29 layers, and its mean sits below log2 of
+the expected ratio by ~(ln 2 / 2) sd^2 ~ 0.7 (Jensen), while log2 of the seed-mean ratio stays at
+the theory. Since He's weights are sqrt(2) times "Xavier"'s for the same key and ReLU is positively
+homogeneous, the two arms' per-seed log2 ratios differ by exactly L - 1.
+
+In training. Both arms train on MNIST 5k as one compiled program (arms x seeds runs, paired by
+seed: same minibatch order), each at its own learning rate; He et al.'s Figure 3 has the
+"Xavier" 30-layer net stall while He's converges. (He et al. trained a 30-layer conv net on
+ImageNet; this is an MLP on 4,000 MNIST digits.)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats, train as train_lib
+from research.lib import mlp
+from research.engine.claims import CHANCE, claim
+
+PARAMS = {
+    "n_examples": (500, config_lib.integer(1)),  # training inputs for the variance measurement at init
+}
+SOURCE = "He et al. 2015"
+# Tolerance of the variance claims in log2 per layer. At width 128 a single net's log2 ratio after 29
+# layers spreads with sd ~1.4 over seeds (finite width: a product of 29 random factors), which also
+# pulls its mean ~0.7 below the theory (Jensen, ln2/2 * sd^2); 0.05 per layer is 1.45 over 29.
+TOL_PER_LAYER = 0.05
+XAVIER, HE = "xavier", "he"
+
+
+# --- at initialization -----------------------------------------------------------------------------
+
+def layer_second_moments(params, x, spec) -> jax.Array:
+    """E[y_l^2] of every linear layer's output y_l (hidden pre-activations, then the logits), over
+    the examples of ``x`` and the units: the estimate of Var[y_l] in He et al.'s eq. (10)."""
+    _, _, trace = mlp.forward(params, [], x, spec, train=True)
+    return jnp.stack([jnp.mean(z * z) for z in trace.z])
+
+
+def log2_ratio(second_moments) -> jax.Array:
+    """log2(Var[y_l] / Var[y_1]) for every layer l (the first entry is 0)."""
+    return jnp.log2(second_moments) - jnp.log2(second_moments[..., :1])
+
+
+def theory_log2_ratio(n_layers: int, n_var: float) -> np.ndarray:
+    """He et al.'s eq. (10) with every n_l Var[w_l] = ``n_var``: log2 Var[y_l]/Var[y_1] = (l-1) log2(n_var/2)."""
+    return np.arange(n_layers) * np.log2(n_var / 2.0)
+
+
+def _variances(full, arm, ds, keys) -> np.ndarray:
+    spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    x = jnp.asarray(ds.train.x[: full.params.n_examples], jnp.dtype(arm.train.dtype))
+
+    def one(k):
+        params, _ = mlp.init(keys_lib.stream(k, "init"), spec, x.dtype)  # the init the training run starts from
+        return layer_second_moments(params, x, spec)
+
+    return np.asarray(train_lib.one_shot(jax.vmap(one), keys), np.float64)
+
+
+# --- training --------------------------------------------------------------------------------------
+
+def train_arms(full, names, ds, keys) -> tuple[train_lib.Carry, train_lib.Metrics]:
+    """Train every arm of ``names`` for every key as one compiled program. The arms must share their
+    static structure (config.static_key: they may differ in init and the traced lr, l2, init scale);
+    compiling the 30-layer training scan takes longer than running it here, so one program beats
+    ``train.run_many`` once per arm. Runs are ordered arm-major: run ``a * len(keys) + s``."""
+    arms = [config_lib.resolve(full, n) for n in names]
+    if len({config_lib.static_key(a) for a in arms}) != 1:
+        raise ValueError(f"train_arms: arms {names} differ in more than init, lr, l2 and init scale")
+    n_train, dim = ds.train.x.shape
+    prog = train_lib.program(arms[0], n_train, dim, ds.num_classes)
+    dtype = jnp.dtype(arms[0].train.dtype)
+    data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x, dtype),
+            jnp.asarray(ds.val.y))
+    carries, hypers = [], []
+    for arm in arms:
+        spec, h = config_lib.spec(arm, dim, ds.num_classes), train_lib.hyper(arm)
+        carries.append(train_lib.one_shot(jax.vmap(lambda k, h=h, spec=spec: prog.init(k, h.init_scale, spec)), keys))
+        hypers.append(jax.tree.map(lambda v: jnp.full((len(keys),), v), h))
+    cat = lambda *xs: jnp.concatenate(xs)
+    carry, hyper = jax.tree.map(cat, *carries), jax.tree.map(cat, *hypers)
+    all_keys = jnp.concatenate([keys] * len(arms))  # paired: seed s has the same key in every arm
+
+    def train(c, h, k):
+        return jax.lax.scan(lambda c, e: prog.epoch(c, h, k, e, *data), c, jnp.arange(arms[0].train.epochs))
+
+    return jax.jit(jax.vmap(train))(carry, hyper, all_keys)
+
+
+def measure(full, keys) -> dict[str, np.ndarray]:
+    ds = data_lib.load(full.data)
+    names = list(full.arms)
+    out = {}
+    for name in names:
+        sq = _variances(full, config_lib.resolve(full, name), ds, keys)
+        out[f"{name}/second_moment"] = sq
+        out[f"{name}/log2_ratio"] = np.asarray(log2_ratio(sq))
+    # arms grouped by static structure, each group one program
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(config_lib.static_key(config_lib.resolve(full, name)), []).append(name)
+    n = len(keys)
+    for group in groups.values():
+        carry, metrics = train_arms(full, group, ds, keys)
+        for a, name in enumerate(group):
+            rows = slice(a * n, (a + 1) * n)
+            out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
+            for field in ("train_loss", "val_loss", "val_acc"):
+                out[f"{name}/{field}"] = np.asarray(getattr(metrics, field)[rows]).reshape(n, -1)
+            arm = config_lib.resolve(full, name)
+            steps_per_eval = train_lib.program(arm, ds.train.x.shape[0], ds.train.x.shape[1],
+                                               ds.num_classes).steps_per_eval
+            out[f"{name}/steps"] = steps_per_eval * np.arange(1, out[f"{name}/val_acc"].shape[1] + 1)
+    return out
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def _alive(results, name):
+    return results[f"{name}/diverged_at"] < 0
+
+
+def _final_acc(results, name):
+    return results[f"{name}/val_acc"][_alive(results, name), -1]
+
+
+def _ratio(results, name):
+    return results[f"{name}/log2_ratio"][:, -1]
+
+
+def claims(full, results) -> list[dict]:
+    out = []
+    for name, n_var, cid, label in ((XAVIER, 1.0, "deep_relu.variance_ratio_xavier", "Var[w] = 1/n (\"Xavier\")"),
+                                    (HE, 2.0, "deep_relu.variance_ratio_he", "Var[w] = 2/n (He)")):
+        if name not in full.arms:
+            continue
+        ratio = _ratio(results, name)
+        L = results[f"{name}/log2_ratio"].shape[1]
+        theory = float(theory_log2_ratio(L, n_var)[-1])
+        tol = TOL_PER_LAYER * (L - 1)
+        s = stats.mean_ci(ratio)
+        out.append(claim(cid, f"{label}: at init log2(Var[y_{L}] / Var[y_1]) of the {L}-layer ReLU net matches the "
+                              f"theory's {theory:+.0f}: 95% CI within {tol:.2f} of it ({TOL_PER_LAYER} per layer, "
+                              f"a {2 ** TOL_PER_LAYER - 1:.1%} variance factor)",
+                         f"{SOURCE}, eq. (10)", s, theory - tol <= s["ci_low"] and s["ci_high"] <= theory + tol))
+    if XAVIER in full.arms and HE in full.arms:
+        he, xa = stats.mean_ci(_final_acc(results, HE)), stats.mean_ci(_final_acc(results, XAVIER))
+        budget = int(results[f"{HE}/steps"][-1])
+        out.append(claim("deep_relu.he_learns",
+                         f"after the same budget ({budget} updates) the He-initialized net learns (final validation "
+                         f"accuracy CI above 0.5) while the \"Xavier\" one stays near chance (CI below "
+                         f"{2 * CHANCE:.1f}); measured: He; \"Xavier\": {stats.fmt(xa)}"
+                         " (MLP on MNIST 5k; the paper: a conv net on ImageNet)",
+                         f"{SOURCE}, Figure 3", he, he["ci_low"] > 0.5 and xa["ci_high"] < 2 * CHANCE))
+    return out
+
+
+def arm_summary(full, results) -> dict:
+    out = {}
+    for name in full.arms:
+        alive = _alive(results, name)
+        out[name] = {"log2_var_ratio_last_first": stats.mean_ci(_ratio(results, name)),
+                     "final_val_acc": stats.mean_ci(_final_acc(results, name)),
+                     "final_train_loss": stats.mean_ci(results[f"{name}/train_loss"][alive, -1]),
+                     "n_seeds": int(alive.size), "n_diverged": int((~alive).sum())}
+    return out
+
+
+def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    names = list(full.arms)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in names:
+        r = results[f"{name}/log2_ratio"]
+        layers = np.arange(1, r.shape[1] + 1)
+        line = stats.band(ax, layers, r, marker="o", ms=3, label=name)
+        arm = config_lib.resolve(full, name)
+        n_var = {"lecun_normal": 1.0, "he_normal": 2.0}.get(arm.model.weight_init)
+        if n_var is not None:
+            ax.plot(layers, theory_log2_ratio(r.shape[1], n_var), ls=":", color=line.get_color(), lw=1.5,
+                    label=f"{name}: theory (eq. 10)")
+    ax.set(xlabel="layer l (linear layers; the last is the output)", ylabel="log2 Var[y_l] / Var[y_1]",
+           title="Pre-activation variance through depth at init (95% CI over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{fig_dir}/variance_by_layer.png", dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for name in names:
+        alive = _alive(results, name)
+        steps = results[f"{name}/steps"]
+        stats.band(axes[0], steps, results[f"{name}/train_loss"][alive], marker="o", ms=3, label=name)
+        stats.band(axes[1], steps, results[f"{name}/val_acc"][alive], marker="o", ms=3, label=name)
+    axes[0].set(title="training loss (mean since the previous evaluation)", xlabel="minibatch updates")
+    axes[1].axhline(CHANCE, color="grey", ls=":", lw=1)
+    axes[1].set(title="validation accuracy (grey: chance)", xlabel="minibatch updates", ylim=(0, 1))
+    for ax in axes:
+        ax.legend(fontsize=8)
+    depth = len(config_lib.resolve(full, names[0]).model.hidden) + 1
+    fig.suptitle(f"{depth}-layer ReLU MLP on MNIST 5k, 95% CI over seeds (He et al.'s Figure 3)")
+    fig.tight_layout()
+    fig.savefig(f"{fig_dir}/training.png", dpi=100)
+    plt.close(fig)
+    return [("Variance of each layer's output at init", "figures/variance_by_layer.png"),
+            ("Training curves", "figures/training.png")]
+
+
+def summary(full, results) -> dict:
+    return {"arms": arm_summary(full, results)}
+
+
+def compute(ctx) -> dict:
+    return measure(ctx.full, ctx.keys)
+
+
+def get_config():
+    from research.studies.deep_relu.config import get_config as config
+
+    return config()

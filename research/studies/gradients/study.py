@@ -1,0 +1,381 @@
+"""The ``gradients`` study: Glorot & Bengio 2010, "Understanding the difficulty of training deep
+feedforward neural networks", measured over seeds.
+
+Two halves, chosen per arm by its activation:
+
+* **At initialization** (every arm that is not sigmoid; the paper's 5 hidden tanh layers of 1000):
+  on ``params.n_examples`` training inputs, per hidden layer the post-activations (Figure 6), the
+  back-propagated gradients dC/ds of the softmax cross-entropy C with respect to each layer's
+  pre-activation s (Figure 7), and the singular values of each hidden-to-hidden layer Jacobian
+  (Section 4.2.2). For ``h^{l+1} = f(s^{l+1})``, ``s^{l+1} = h^l W + b`` (W of shape (fan_in, fan_out)):
+
+      J^l = dh^{l+1}/dh^l = diag(f'(s^{l+1})) W^T          (fan_out x fan_in, one per example)
+
+  and its singular values are the square roots of the eigenvalues of J J^T (or J^T J, whichever is
+  smaller). The paper: mean singular value ~0.8 with the normalized init, ~0.5 with the standard one.
+  Random-matrix theory agrees: a square n x n matrix with i.i.d. entries of variance v has mean
+  singular value (8 / 3pi) sqrt(n v) ~ 0.85 sqrt(n v) (quarter-circle law); sqrt(n v) is 1 for the
+  normalized init and 1/sqrt(3) for the standard one, and diag(f') shaves off more where the
+  activations are larger (the normalized init's lower layers).
+
+* **Training** (every sigmoid arm; the paper's Figure 2, 4 hidden sigmoid layers of 1000, standard
+  init): ``params.steps`` minibatch updates of the arm's optimizer, and every
+  ``params.measure_every`` updates the mean and standard deviation of each hidden layer's
+  activations on ``params.n_eval`` fixed validation inputs. The paper: the top hidden layer is pushed
+  to its lower saturation 0 very early, the others stay at or above 0.5.
+
+The inits: "standard" is U[-1/sqrt(n), 1/sqrt(n)] with n = fan_in (variance 1/(3n)), written in this
+repo as ``he_uniform`` with gain 1/sqrt(3) (limit gain * sqrt(3/n) = 1/sqrt(n)); "normalized" is
+``xavier_uniform``, U[-sqrt(6/(n_in + n_out)), +sqrt(6/(n_in + n_out))].
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from research.lib import activations, backprop, mlp
+from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats, train as train_lib
+from research.engine.claims import claim
+
+PARAMS = {
+    "n_examples": (256, config_lib.integer(2)),        # training inputs for the measurements at init
+    "jacobian_examples": (1, config_lib.integer(1)),   # of those, per seed: one SVD per layer each
+    "steps": (100, config_lib.integer(1)),             # minibatch updates of the sigmoid arms
+    "measure_every": (2, config_lib.integer(1)),       # updates between activation measurements
+    "n_eval": (100, config_lib.integer(1)),            # validation inputs the activations are measured on
+}
+HIST = 4000  # samples per layer and seed kept for the histograms
+SOURCE = "Glorot & Bengio 2010"
+STANDARD, NORMALIZED, SIGMOID = "standard", "normalized", "sigmoid_standard"
+
+
+# --- the maths -------------------------------------------------------------------------------------
+
+def layer_jacobian(w, pre_next, post_next, activation: str):
+    """J = dh^{l+1}/dh^l = diag(f'(s^{l+1})) W^T for one example, of shape (fan_out, fan_in).
+
+    ``pre_next``/``post_next`` are s^{l+1} and h^{l+1} = f(s^{l+1}) of that example (vectors)."""
+    fprime = activations.get(activation).grad(pre_next, post_next)
+    return fprime[:, None] * w.T
+
+
+def jacobian_gram(j):
+    """The smaller of J J^T and J^T J: same nonzero eigenvalues, sigma_i(J)^2."""
+    return j @ j.T if j.shape[0] <= j.shape[1] else j.T @ j
+
+
+def _one_blas_thread():
+    """One BLAS thread for LAPACK: on 2 busy cores OpenBLAS's spinning threads measured 3x the CPU
+    time of one thread for the same eigvalsh. threadpoolctl comes with scikit-learn (via mlxtend)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def singular_values_from_gram(gram) -> np.ndarray:
+    """sigma_i = sqrt(lambda_i(gram)), descending; batched over leading axes. numpy's LAPACK eigvalsh
+    is ~10x faster than jax's on CPU for 1000 x 1000; rounding can make ~0 eigenvalues slightly
+    negative, hence the clip."""
+    with _one_blas_thread():
+        lam = np.linalg.eigvalsh(np.asarray(gram))
+    return np.sqrt(np.clip(lam, 0.0, None))[..., ::-1]
+
+
+def singular_values(j) -> np.ndarray:
+    """Singular values of one Jacobian (descending), through :func:`jacobian_gram`."""
+    return singular_values_from_gram(jacobian_gram(jnp.asarray(j)))
+
+
+def gradient_variance_ratio(deltas) -> jax.Array:
+    """Var(dC/ds^1) / Var(dC/ds^top) over examples and units: below 1 when back-propagated gradients
+    shrink on their way down. Glorot & Bengio's eq. (6) in the linear regime:
+    Var[dC/ds^i] = Var[dC/ds^d] prod_{i'=i}^{d-1} n_{i'+1} Var[W^{i'}] (times E[f'^2] per layer here)."""
+    return jnp.var(deltas[0]) / jnp.var(deltas[-1])
+
+
+# --- at initialization -----------------------------------------------------------------------------
+
+def _samples(key, h, n: int):
+    """``n`` entries of ``h`` drawn with replacement (for histograms): a gather, where drawing
+    without replacement would sort all of ``h``, which costs more than the network."""
+    return h.ravel()[jax.random.randint(key, (n,), 0, h.size)]
+
+
+def init_measurements(spec, x, y, key, n_jac: int) -> dict:
+    """One network at init on inputs ``x`` (labels ``y``). Per hidden layer: mean and std of the
+    activations h and ``HIST`` samples of them; std and samples of dC/ds; std of dC/dW. Per network:
+    the layer-1-over-top gradient variance ratio. And the Gram matrices of the hidden-to-hidden
+    layer Jacobians on the first ``n_jac`` examples (a list over layers of (n_jac, k, k) arrays)."""
+    params, state = mlp.init(keys_lib.stream(key, "init"), spec, x.dtype)
+    _, _, trace = mlp.forward(params, state, x, spec, train=True)
+    g = backprop.grads(params, state, x, y, spec, "softmax_ce")
+    deltas = g.deltas[:-1]  # dC/ds per hidden layer
+    k_act, k_grad = jax.random.split(keys_lib.stream(key, "probe"))
+    out = {
+        "act_mean": jnp.stack([jnp.mean(h) for h in trace.post]),
+        "act_std": jnp.stack([jnp.std(h) for h in trace.post]),
+        "act_samples": jnp.stack([_samples(jax.random.fold_in(k_act, l), h, HIST) for l, h in enumerate(trace.post)]),
+        "grad_std": jnp.stack([jnp.std(d) for d in deltas]),
+        "grad_var_ratio": gradient_variance_ratio(deltas),
+        # C is a batch mean, so dC/ds carries a 1/batch; the histograms compare shapes across layers
+        # and inits, so the samples are in units of the top layer's std.
+        "grad_samples": jnp.stack([_samples(jax.random.fold_in(k_grad, l), d, HIST) for l, d in enumerate(deltas)])
+        / jnp.std(deltas[-1]),
+        "wgrad_std": jnp.stack([jnp.std(gl["w"]) for gl in g.grads[:-1]]),
+    }
+    jac = jax.vmap(lambda w, pre, post: layer_jacobian(w, pre, post, spec.activation), in_axes=(None, 0, 0))
+    out["grams"] = [jax.vmap(jacobian_gram)(jac(params[l + 1]["w"], trace.pre[l + 1][:n_jac],
+                                                trace.post[l + 1][:n_jac]))
+                    for l in range(spec.n_hidden - 1)]
+    return out
+
+
+def _measure_at_init(full, arm, ds, keys) -> dict[str, np.ndarray]:
+    p = full.params
+    spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    dtype = jnp.dtype(arm.train.dtype)
+    x = jnp.asarray(ds.train.x[: p.n_examples], dtype)
+    y = jnp.asarray(ds.train.y[: p.n_examples])
+    n_jac = min(p.jacobian_examples, p.n_examples)
+    res = train_lib.one_shot(jax.vmap(lambda k: init_measurements(spec, x, y, k, n_jac)), keys)
+    grams = res.pop("grams")
+    out = {k: np.asarray(v) for k, v in res.items()}
+    for k in ("act_samples", "grad_samples"):
+        out[k] = out[k][: max(full.eval.hist_seeds, 1)]
+    # (seeds, layers): mean singular value per layer, averaged over the Jacobian examples
+    out["jac_mean_sv"] = np.stack([singular_values_from_gram(g).mean(axis=(-1, -2)) for g in grams], axis=1) \
+        if grams else np.zeros((len(keys), 0))
+    return out
+
+
+# --- training (the sigmoid arms) -------------------------------------------------------------------
+
+def activation_moments(params, bn_state, x, spec):
+    """(mean, std) of each hidden layer's activations over ``x`` and units, eval mode."""
+    _, _, trace = mlp.forward(params, bn_state, x, spec, train=False)
+    return jnp.stack([jnp.mean(h) for h in trace.post]), jnp.stack([jnp.std(h) for h in trace.post])
+
+
+def watch_training(prog: train_lib.Program, arm_spec, hyper, key, steps: int, every: int, train_x, train_y,
+                   eval_x, val_x, val_y):
+    """One run of ``steps`` updates (epochs reshuffled as :meth:`Program.epoch` does), measuring the
+    hidden activations on ``eval_x`` at step 0 and after every ``every`` updates. Returns the final
+    Carry, the (chunks + 1, layers) means and stds, the mean training loss per chunk and the
+    validation accuracy at the end."""
+    n, batch = train_x.shape[0], prog.batch_size
+    per_epoch = n // batch
+
+    def one_step(c, i):
+        order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), i // per_epoch), n)
+        idx = jax.lax.dynamic_slice(order, ((i % per_epoch) * batch,), (batch,))
+        return prog.step(c, hyper, train_x[idx], train_y[idx])
+
+    def chunk(c, j):
+        c, losses = jax.lax.scan(one_step, c, j * every + jnp.arange(every))
+        return c, (*activation_moments(c.params, c.bn_state, eval_x, prog.spec), jnp.mean(losses))
+
+    carry = prog.init(key, hyper.init_scale, arm_spec)
+    mean0, std0 = activation_moments(carry.params, carry.bn_state, eval_x, prog.spec)
+    carry, (means, stds, losses) = jax.lax.scan(chunk, carry, jnp.arange(steps // every))
+    _, val_acc = prog.evaluate(carry.params, carry.bn_state, val_x, val_y)
+    return carry, jnp.concatenate([mean0[None], means]), jnp.concatenate([std0[None], stds]), losses, val_acc
+
+
+def _train(full, arm, ds, keys) -> dict[str, np.ndarray]:
+    p = full.params
+    prog = train_lib.program(arm, ds.train.x.shape[0], ds.train.x.shape[1], ds.num_classes)
+    arm_spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    hyper = train_lib.hyper(arm)
+    dtype = jnp.dtype(arm.train.dtype)
+    data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x[: p.n_eval], dtype),
+            jnp.asarray(ds.val.x, dtype), jnp.asarray(ds.val.y))
+    every = min(p.measure_every, p.steps)
+    run = lambda k: watch_training(prog, arm_spec, hyper, k, p.steps, every, *data)
+    carry, means, stds, losses, val_acc = jax.jit(jax.vmap(run))(keys)
+    return {"train_act_mean": np.asarray(means), "train_act_std": np.asarray(stds),
+            "train_loss": np.asarray(losses), "val_acc": np.asarray(val_acc),
+            "diverged_at": np.asarray(carry.diverged_at), "steps": every * np.arange(p.steps // every + 1)}
+
+
+def _is_trained(arm) -> bool:
+    return arm.model.activation == "sigmoid"
+
+
+def measure(full, keys) -> dict[str, np.ndarray]:
+    ds = data_lib.load(full.data)
+    out = {}
+    for name in full.arms:
+        arm = config_lib.resolve(full, name)
+        res = _train(full, arm, ds, keys) if _is_trained(arm) else _measure_at_init(full, arm, ds, keys)
+        out.update({f"{name}/{k}": v for k, v in res.items()})
+    return out
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def _per_seed_sv(results, name):
+    return results[f"{name}/jac_mean_sv"].mean(axis=1)
+
+
+def _alive(results, name):
+    return results[f"{name}/diverged_at"] < 0
+
+
+def _fmt(s):
+    return stats.fmt(s, 3)
+
+
+def claims(full, results) -> list[dict]:
+    out = []
+    have = lambda n, k: n in full.arms and f"{n}/{k}" in results
+    if have(STANDARD, "jac_mean_sv") and have(NORMALIZED, "jac_mean_sv") and results[f"{NORMALIZED}/jac_mean_sv"].size:
+        norm, std = stats.mean_ci(_per_seed_sv(results, NORMALIZED)), stats.mean_ci(_per_seed_sv(results, STANDARD))
+        out.append(claim(
+            "gradients.jacobian_singular_values",
+            "at init the mean singular value of the hidden-to-hidden layer Jacobians dh^{l+1}/dh^l is ~0.8 with "
+            "the normalized init and ~0.5 with the standard one (each 95% CI within [0.7, 0.9] and [0.4, 0.6]); "
+            f"measured: normalized; standard: {_fmt(std)}",
+            f"{SOURCE}, Section 4.2.2", norm,
+            0.7 <= norm["ci_low"] and norm["ci_high"] <= 0.9 and 0.4 <= std["ci_low"] and std["ci_high"] <= 0.6))
+    if have(STANDARD, "grad_var_ratio") and have(NORMALIZED, "grad_var_ratio"):
+        norm = stats.mean_ci(results[f"{NORMALIZED}/grad_var_ratio"])
+        std = stats.mean_ci(results[f"{STANDARD}/grad_var_ratio"])
+        out.append(claim(
+            "gradients.backprop_variance_ratio",
+            "at init the variance of back-propagated gradients dC/ds shrinks from the top hidden layer down to "
+            "layer 1 with the standard init (Var ratio layer 1 / top: CI below 0.5) and stays near 1 with the "
+            f"normalized init (CI within [0.5, 2]); measured: normalized; standard: {_fmt(std)}",
+            f"{SOURCE}, Section 4.2.3 and Figure 7", norm,
+            0.5 <= norm["ci_low"] and norm["ci_high"] <= 2.0 and std["ci_high"] < 0.5))
+    if have(SIGMOID, "train_act_mean"):
+        m = results[f"{SIGMOID}/train_act_mean"][_alive(results, SIGMOID)]  # (seeds, measurements, layers)
+        top = stats.mean_ci(m[:, -1, -1])
+        lower = [stats.mean_ci(m[:, -1, l]) for l in range(m.shape[2] - 1)]
+        step = int(results[f"{SIGMOID}/steps"][-1])
+        out.append(claim(
+            "gradients.sigmoid_top_saturation",
+            f"training the sigmoid net from the standard init, the top hidden layer's mean activation is pushed "
+            f"toward 0 early (after {step} updates: CI below 0.1) while the lower layers stay unsaturated around or "
+            f"above 0.5 (each CI within [0.4, 0.9]); measured: top layer; lower layers, bottom up: "
+            + ", ".join(_fmt(s) for s in lower) + " (MNIST 5k; the paper used Shapeset-3x2)",
+            f"{SOURCE}, Section 3.1 and Figure 2", top,
+            top["ci_high"] < 0.1 and all(0.4 <= s["ci_low"] and s["ci_high"] <= 0.9 for s in lower)))
+    return out
+
+
+def arm_summary(full, results) -> dict:
+    out = {}
+    nan = stats.mean_ci([])
+    for name in full.arms:
+        if f"{name}/train_act_mean" in results:
+            alive = _alive(results, name)
+            m = results[f"{name}/train_act_mean"]
+            out[name] = {"mean_singular_value": nan, "grad_var_ratio_l1_top": nan,
+                         "top_layer_mean_act_end": stats.mean_ci(m[alive, -1, -1]),
+                         "val_acc_end": stats.mean_ci(results[f"{name}/val_acc"][alive]),
+                         "n_seeds": int(alive.size), "n_diverged": int((~alive).sum())}
+        else:
+            sv = results[f"{name}/jac_mean_sv"]
+            out[name] = {"mean_singular_value": stats.mean_ci(sv.mean(axis=1)) if sv.size else nan,
+                         "grad_var_ratio_l1_top": stats.mean_ci(results[f"{name}/grad_var_ratio"]),
+                         "top_layer_mean_act_end": nan,
+                         "val_acc_end": nan,
+                         "n_seeds": int(results[f"{name}/grad_var_ratio"].shape[0]), "n_diverged": 0}
+    return out
+
+
+def _layer_histograms(ax, samples, bins, title, xlabel):
+    """One normalized histogram (as a line) per layer, as the paper's Figures 6 and 7 draw them."""
+    lo, hi = np.quantile(samples, [0.001, 0.999])
+    edges = np.linspace(lo, hi, bins + 1)
+    for l in range(samples.shape[1]):
+        dens, _ = np.histogram(samples[:, l].ravel(), bins=edges, density=True)
+        ax.plot(0.5 * (edges[1:] + edges[:-1]), dens, lw=1.2, label=f"layer {l + 1}")
+    ax.set(title=title, xlabel=xlabel, yticks=[])
+    ax.legend(fontsize=7)
+
+
+def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    out = []
+    init_arms = [n for n in full.arms if f"{n}/act_samples" in results]
+    trained = [n for n in full.arms if f"{n}/train_act_mean" in results]
+    if init_arms:
+        for key, fname, title, xlabel in (
+                ("act_samples", "activation_histograms", "Activation values at init per layer (Figure 6)",
+                 "tanh output h"),
+                ("grad_samples", "gradient_histograms",
+                 "Back-propagated gradients dC/ds at init per layer (Figure 7)", "dC/ds / std(top layer's dC/ds)")):
+            fig, axes = plt.subplots(1, len(init_arms), figsize=(5.5 * len(init_arms), 3.8), squeeze=False)
+            for ax, name in zip(axes[0], init_arms):
+                _layer_histograms(ax, results[f"{name}/{key}"], full.eval.hist_bins, name, xlabel)
+            fig.suptitle(title + f"; {results[f'{init_arms[0]}/{key}'].shape[0]} seeds pooled")
+            fig.tight_layout()
+            fig.savefig(f"{fig_dir}/{fname}.png", dpi=100)
+            plt.close(fig)
+            out.append((title, f"figures/{fname}.png"))
+
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+        for name in init_arms:
+            sv = results[f"{name}/jac_mean_sv"]
+            if sv.size:
+                stats.band(axes[0], np.arange(1, sv.shape[1] + 1), sv, marker="o", ms=3, label=name)
+            for ax, key in zip(axes[1:], ("grad_std", "wgrad_std")):
+                g = results[f"{name}/{key}"]
+                stats.band(ax, np.arange(1, g.shape[1] + 1), g / g[:, -1:], marker="o", ms=3, label=name)
+        for y, ls in ((0.8, ":"), (0.5, "--")):
+            axes[0].axhline(y, color="grey", ls=ls, lw=1)
+        axes[0].set(title="mean singular value of dh^{l+1}/dh^l\n(grey: the paper's ~0.8 and ~0.5)",
+                    xlabel="l (Jacobian from hidden layer l to l+1)")
+        axes[1].set(title="std of dC/ds per hidden layer,\nrelative to the top hidden layer", xlabel="hidden layer",
+                    yscale="log")
+        axes[2].set(title="std of dC/dW per hidden layer,\nrelative to the top hidden layer", xlabel="hidden layer")
+        for ax in axes:
+            ax.legend(fontsize=8)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        fig.tight_layout()
+        fig.savefig(f"{fig_dir}/jacobians_and_gradients.png", dpi=100)
+        plt.close(fig)
+        out.append(("Layer-Jacobian singular values, back-propagated and weight gradients at init (95% CI over seeds)",
+                    "figures/jacobians_and_gradients.png"))
+    for name in trained:
+        steps = results[f"{name}/steps"]
+        alive = _alive(results, name)
+        m = results[f"{name}/train_act_mean"][alive]
+        s = results[f"{name}/train_act_std"][alive]
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        for l in range(m.shape[2]):
+            stats.band(ax, steps, m[:, :, l], marker="o", ms=3, label=f"layer {l + 1}")
+            # the paper's vertical bars: one std of the activations (over units and examples)
+            pick = slice(None, None, max(len(steps) // 8, 1))
+            ax.errorbar(steps[pick] + 0.4 * l, m[:, pick, l].mean(axis=0), yerr=s[:, pick, l].mean(axis=0),
+                        fmt="none", lw=0.8, color=f"C{l}", alpha=0.6)
+        ax.set(title=f"{name}: mean activation per hidden layer (band: 95% CI over {m.shape[0]} seeds; "
+                     "bars: 1 std)", xlabel="minibatch updates", ylabel="mean sigmoid output", ylim=(-0.05, 1.05))
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(f"{fig_dir}/{name}_activations.png", dpi=100)
+        plt.close(fig)
+        out.append((f"Sigmoid net in training: activations per layer (Figure 2), {name}",
+                    f"figures/{name}_activations.png"))
+    return out
+
+
+def summary(full, results) -> dict:
+    return {"arms": arm_summary(full, results)}
+
+
+def compute(ctx) -> dict:
+    return measure(ctx.full, ctx.keys)
+
+
+def get_config():
+    from research.studies.gradients.config import get_config as config
+
+    return config()

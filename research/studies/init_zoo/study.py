@@ -1,0 +1,357 @@
+"""The ``init_zoo`` study: three initializations the notes mention in passing, each measured.
+
+(a) Orthogonal vs Gaussian in a deep *linear* net (Saxe et al. 2013). Per seed, ``linear_depth``
+    square matrices of width ``linear_width``, either Haar-orthogonal (the repo's ``orthogonal``)
+    or N(0, 1/n) (``lecun_normal``); the singular values of the end-to-end Jacobian
+    J = W_1 ... W_depth (the product itself, the net being linear) at depths 1, 2, 4, ..., depth.
+    The orthogonal product is orthogonal, so every singular value is 1 up to round-off (float64
+    and float32 both measured); the Gaussian one keeps E[sigma^2] = 1 but its spectrum spreads.
+(b) LSUV (Mishkin & Matas 2016, :func:`research.lib.lsuv.lsuv`) on the training net: orthogonal
+    weights, then each layer's pre-activation variance driven to 1 on fresh minibatches of
+    ``lsuv_batch`` training examples (the paper's one minibatch per iteration), tolerance
+    ``lsuv_tol``, at most ``lsuv_max_iter`` rescales per layer. Measured on a *held-out* batch (the
+    validation split): every layer's output variance before and after, and the iterations used.
+(c) Training on the bundled MNIST 5k. ``run_many`` cannot start from given parameters, so every
+    arm trains with the same pieces it uses (:meth:`research.engine.train.Program.init`, then
+    :meth:`research.engine.train.Program.epoch` scanned over epochs, vmapped over seeds; same init draw
+    and minibatch order per seed, see ``tests/test_study_init_zoo.py``), in one compiled program
+    shared by all arms (they differ only in init and learning rate, a traced value). Arms whose
+    name starts with ``lsuv`` pass their weight_init's draw through LSUV (b) before training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats, train
+from research.lib import initializers, lsuv as lsuv_lib, mlp
+from research.engine.claims import CHANCE, claim
+
+X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
+
+PARAMS = {
+    "linear_depth": (16, config_lib.integer(1)),
+    "linear_width": (128, config_lib.integer(2)),
+    "lsuv_tol": (0.1, config_lib.number(0, lo_open=True)),
+    "lsuv_max_iter": (10, config_lib.integer(1)),
+    "lsuv_batch": (128, config_lib.integer(2)),
+}
+LSUV_PREFIX = "lsuv"
+# init_zoo.sparse_trains holds if sparse init's final validation accuracy is within this margin of
+# the best dense scheme's (paired by seed, lower end of the 95% interval), fixed before any run.
+SPARSE_MARGIN = 0.02
+# init_zoo.lsuv_unit_variance: the held-out variance may miss 1 by the tolerance plus this many
+# standard errors of the two variance estimates involved (the accepted minibatch, the held-out batch).
+SE_BOUND = 3.0
+
+
+def depths(full) -> np.ndarray:
+    d = full.params.linear_depth
+    return np.asarray(sorted({2 ** k for k in range(int(math.log2(d)) + 1)} | {d}))
+
+
+def linear_spectra(key, depth: int, width: int, checkpoints, dtype):
+    """Singular values (descending) of the orthogonal and the N(0, 1/n) products at each checkpoint
+    depth: two arrays of shape ``(len(checkpoints), width)``."""
+    out = {}
+    for i, (name, init) in enumerate((("orthogonal", initializers.orthogonal()),
+                                      ("gaussian", initializers.lecun_normal()))):
+        ks = jax.random.split(jax.random.fold_in(key, i), depth)
+        j = jnp.eye(width, dtype=dtype)
+        sv = []
+        for l in range(depth):
+            j = j @ init(ks[l], (width, width), dtype)
+            if l + 1 in checkpoints:
+                sv.append(jnp.linalg.svd(j, compute_uv=False))
+        out[name] = jnp.stack(sv)
+    return out
+
+
+def _heldout_stats(params, bn_state, spec, x, lsuv_batch):
+    """Per layer on ``x`` (train-mode forward): Var(z) and the standard error of the difference
+    between a variance estimated from ``lsuv_batch`` examples and one from all of ``x``, from the
+    spread of the per-example contributions."""
+    _, _, trace = mlp.forward(params, bn_state, x, spec, train=True)
+    var, se = [], []
+    for z in trace.z:
+        contrib = jnp.mean(jnp.square(z - jnp.mean(z)), axis=1)  # per example; Var(z) is their mean
+        sd = jnp.std(contrib, ddof=1)
+        var.append(jnp.mean(contrib))
+        se.append(sd * jnp.sqrt(1.0 / lsuv_batch + 1.0 / x.shape[0]))
+    return jnp.stack(var), jnp.stack(se)
+
+
+def training_program(arm, ds) -> train.Program:
+    """The arm's :class:`research.engine.train.Program` with the init scheme left out of its spec (a
+    training step never reads it; the runner's ``static_key`` leaves it out too), so arms that
+    differ only in their init share one compiled program."""
+    prog = train.program(arm, ds.train.x.shape[0], ds.train.x.shape[1], ds.num_classes)
+    spec = dataclasses.replace(prog.spec, weight_init="zeros", weight_init_kwargs={}, bias_init="zeros",
+                               bias_init_kwargs={})
+    return dataclasses.replace(prog, spec=spec)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def init_runs(programs, init_scales, keys) -> list[train.Carry]:
+    """Per ``(program, arm_spec)`` of ``programs``, one fresh :class:`research.engine.train.Carry` per key
+    as ``run_many`` starts them (``program.init``), all arms in one compiled call. A ``lax.map``
+    over seeds, not a ``vmap``: on the CPU backend (jax 0.10.2) a jitted vmap of several batched QR
+    decompositions whose R is used (the orthogonal init's sign fix) was seen to hang forever."""
+    return [jax.lax.map(lambda k, prog=prog, spec=spec, s=s: prog.init(k, s, spec), keys)
+            for (prog, spec), s in zip(programs, init_scales)]
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def train_runs(prog, epochs, carry, hyper, keys, data):
+    """``run_many``'s training from given Carries: per run, ``epochs`` chunks of ``prog.epoch``
+    with that run's key (so the same minibatch order as ``run_many``)."""
+    def one(c, h, k):
+        return jax.lax.scan(lambda c, e: prog.epoch(c, h, k, e, *data), c, jnp.arange(epochs))
+
+    return jax.vmap(one)(carry, hyper, keys)
+
+
+def _lsuv_runs(prog, carry, keys, data, p):
+    """LSUV every run's params (key stream ``"lsuv"``, fresh minibatches from the training split);
+    the new Carry (optimizer state re-initialized), iterations, held-out variances before and
+    after and their standard errors."""
+    def one(key, params, bn_state):
+        before, _ = _heldout_stats(params, bn_state, prog.spec, data[2], p.lsuv_batch)
+        params, bn_state, iters = lsuv_lib.lsuv(keys_lib.stream(key, "lsuv"), params, bn_state, prog.spec, data[0],
+                                                p.lsuv_tol, p.lsuv_max_iter, batch_size=p.lsuv_batch)
+        after, se = _heldout_stats(params, bn_state, prog.spec, data[2], p.lsuv_batch)
+        return params, bn_state, iters, before, after, se
+
+    params, bn_state, iters, before, after, se = jax.jit(jax.vmap(one))(keys, carry.params, carry.bn_state)
+    opt_state = jax.vmap(prog.transform(1.0).init)(params)
+    return carry._replace(params=params, bn_state=bn_state, opt_state=opt_state), iters, before, after, se
+
+
+def measure(full, keys) -> dict[str, np.ndarray]:
+    p = full.params
+    ds = data_lib.load(full.data)
+    if p.lsuv_batch > ds.train.x.shape[0]:
+        raise config_lib.ConfigError(f"config.params.lsuv_batch={p.lsuv_batch} is invalid; accepted: at most "
+                                     f"{ds.train.x.shape[0]} (the training split's size)")
+    d = depths(full)
+    out = {"linear_depths": d}
+    for dtype in ("float64", "float32"):
+        # lax.map over seeds rather than vmap: see init_runs (batched QR under vmap can hang on CPU)
+        sv = jax.jit(lambda ks, dt=dtype: jax.lax.map(
+            lambda k: linear_spectra(k, p.linear_depth, p.linear_width, tuple(int(v) for v in d), jnp.dtype(dt)),
+            ks))(keys)
+        for name, v in sv.items():
+            out[f"linear/{name}_{dtype}"] = np.asarray(v, np.float64)  # (seeds, checkpoints, width)
+
+    n = keys.shape[0]
+    arms = {name: config_lib.resolve(full, name) for name in full.arms}
+    programs = tuple((training_program(arm, ds), config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes))
+                     for arm in arms.values())
+    carries = init_runs(programs, [jnp.asarray(arm.train.init_scale, arm.train.dtype) for arm in arms.values()],
+                        keys)
+    for (name, arm), (prog, _), carry in zip(arms.items(), programs, carries):
+        dtype = jnp.dtype(arm.train.dtype)
+        data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x, dtype),
+                jnp.asarray(ds.val.y))
+        hyper = jax.tree.map(lambda v: jnp.broadcast_to(v, (n,)), train.hyper(arm))
+        if name.startswith(LSUV_PREFIX):
+            carry, iters, before, after, se = _lsuv_runs(prog, carry, keys, data, p)
+            out[f"{name}/lsuv_iterations"] = np.asarray(iters)
+            out[f"{name}/var_before"] = np.asarray(before, np.float64)
+            out[f"{name}/var_after"] = np.asarray(after, np.float64)
+            out[f"{name}/var_se"] = np.asarray(se, np.float64)
+        carry, metrics = train_runs(prog, int(arm.train.epochs), carry, hyper, keys, data)
+        out[f"{name}/val_acc"] = np.asarray(metrics.val_acc, np.float64).reshape(n, -1)
+        out[f"{name}/train_loss"] = np.asarray(metrics.train_loss, np.float64).reshape(n, -1)
+        out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at)
+        out["steps"] = prog.steps_per_eval * np.arange(1, arm.train.epochs * prog.evals_per_epoch + 1)
+    return out
+
+
+# ---- claims, summary, figures (from the saved arrays only) ------------------------------------
+
+def _max_dev(sv):  # per seed, at full depth
+    return np.max(np.abs(sv[:, -1] - 1.0), axis=1)
+
+
+def _median_sigma(sv):
+    return np.median(sv[:, -1], axis=1)
+
+
+def _final(results, name):
+    alive = results[f"{name}/diverged_at"] < 0
+    return np.where(alive, results[f"{name}/val_acc"][:, -1], np.nan)
+
+
+def _weight_init(full, name):
+    return full.arms[name].get("model", {}).get("weight_init", full.model.weight_init)
+
+
+def _lsuv_arms(full):
+    return [n for n in full.arms if n.startswith(LSUV_PREFIX)]
+
+
+def _lsuv_bound(full, results, name) -> float:
+    return float(full.params.lsuv_tol + SE_BOUND * np.median(results[f"{name}/var_se"]))
+
+
+def claims(full, results) -> list[dict]:
+    out = []
+    p = full.params
+    orth, gauss = results["linear/orthogonal_float64"], results["linear/gaussian_float64"]
+    s_orth, s_gauss = stats.mean_ci(_max_dev(orth)), stats.mean_ci(_median_sigma(gauss))
+    out.append(claim(
+        "init_zoo.orthogonal_isometry",
+        f"a product of {p.linear_depth} random orthogonal {p.linear_width}x{p.linear_width} matrices is an isometry "
+        f"(measured: max |sigma - 1| of the end-to-end Jacobian, float64; holds if below 1e-10) while the N(0, 1/n) "
+        f"product's spectrum spreads (its median sigma, {s_gauss['mean']:.3g} [{s_gauss['ci_low']:.3g}, "
+        f"{s_gauss['ci_high']:.3g}], must be below 0.5)", "Saxe et al. 2013", s_orth,
+        s_orth["ci_high"] < 1e-10 and s_gauss["ci_high"] < 0.5))
+    for name in _lsuv_arms(full)[:1]:
+        dev = np.max(np.abs(results[f"{name}/var_after"] - 1.0), axis=1)  # per seed, worst layer
+        s = stats.mean_ci(dev)
+        bound = _lsuv_bound(full, results, name)
+        out.append(claim(
+            "init_zoo.lsuv_unit_variance",
+            f"after LSUV (tol {p.lsuv_tol:g}, minibatches of {p.lsuv_batch}) every layer's output variance on a held-out "
+            f"batch of {full.data.n_val} is 1 within the tolerance plus {SE_BOUND:g} standard errors of sampling "
+            f"({bound:.3f}); measured: max over layers of |Var - 1| per seed", "Mishkin & Matas 2016", s,
+            s["ci_high"] <= bound))
+    sparse = [n for n in full.arms if _weight_init(full, n) == "sparse"]
+    dense = [n for n in full.arms if _weight_init(full, n) != "sparse"]
+    if sparse and dense:
+        best = max(dense, key=lambda n: np.nanmean(_final(results, n)) if np.isfinite(_final(results, n)).any()
+                   else -np.inf)
+        s = stats.mean_ci(_final(results, sparse[0]) - _final(results, best))
+        out.append(claim(
+            "init_zoo.sparse_trains",
+            f"sparse init (Martens 2010) trains as well as the dense schemes: its final validation accuracy is within "
+            f"{SPARSE_MARGIN:g} of the best dense arm's ({best}); measured: {sparse[0]} - {best}, paired by seed; holds "
+            f"if the interval's lower end is >= -{SPARSE_MARGIN:g} (chance is {CHANCE:g})", "Martens 2010", s,
+            s["ci_low"] >= -SPARSE_MARGIN))
+    return out
+
+
+def _empty():
+    return stats.mean_ci([])
+
+
+def _row(n_seeds, n_diverged=0, **metrics):
+    keys = ("final_val_acc", "max_abs_sigma_minus_1", "median_sigma", "heldout_var_before", "heldout_var",
+            "lsuv_iterations")
+    row = {k: metrics.get(k, _empty()) for k in keys}
+    row.update(n_seeds=int(n_seeds), n_diverged=int(n_diverged))
+    return row
+
+
+def arm_summary(full, results) -> dict:
+    out = {}
+    d = int(full.params.linear_depth)
+    for name in ("orthogonal", "gaussian"):
+        for dtype in ("float64", "float32"):
+            sv = results[f"linear/{name}_{dtype}"]
+            out[f"linear depth {d}: {name} {dtype}"] = _row(
+                sv.shape[0], max_abs_sigma_minus_1=stats.mean_ci(_max_dev(sv)),
+                median_sigma=stats.mean_ci(_median_sigma(sv)))
+    for name in full.arms:
+        alive = results[f"{name}/diverged_at"] < 0
+        out[name] = _row(alive.size, int((~alive).sum()), final_val_acc=stats.mean_ci(_final(results, name)))
+        if name.startswith(LSUV_PREFIX):
+            it = results[f"{name}/lsuv_iterations"]
+            for l in range(it.shape[1]):
+                out[f"{name} layer {l + 1}"] = _row(
+                    it.shape[0], heldout_var_before=stats.mean_ci(results[f"{name}/var_before"][:, l]),
+                    heldout_var=stats.mean_ci(results[f"{name}/var_after"][:, l]),
+                    lsuv_iterations=stats.mean_ci(it[:, l]))
+    return out
+
+
+def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    p = full.params
+    d = results["linear_depths"]
+    out = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    cmap = plt.get_cmap("viridis")
+    for i, depth in enumerate(d):
+        c = cmap(i / max(len(d) - 1, 1))
+        g = np.median(results["linear/gaussian_float64"][:, i], axis=0)
+        o = np.median(results["linear/orthogonal_float64"][:, i], axis=0)
+        axes[0].plot(np.arange(1, len(g) + 1), g, color=c, label=f"Gaussian, depth {depth}")
+        axes[0].plot(np.arange(1, len(o) + 1), o, color=c, ls="--", lw=1)
+    axes[0].set(yscale="log", xlabel="singular value index (descending)", ylabel="singular value (median over seeds)",
+                title=f"End-to-end Jacobian of a deep linear net, width {p.linear_width}\n"
+                      "solid: N(0, 1/n); dashed: orthogonal (all at 1)")
+    axes[0].legend(fontsize=7)
+    logs = {k: np.log10(np.maximum(results[f"linear/{k}_float64"][:, -1].ravel(), 1e-300))
+            for k in ("gaussian", "orthogonal")}
+    lo = np.floor(min(v.min() for v in logs.values()))
+    hi = np.ceil(max(v.max() for v in logs.values()))
+    bins = np.linspace(lo, max(hi, lo + 1), 81)
+    axes[1].hist(logs["gaussian"], bins=bins, alpha=0.7, label="N(0, 1/n)", color="C0")
+    axes[1].hist(logs["orthogonal"], bins=bins, alpha=0.7, label="orthogonal", color="C1")
+    axes[1].set(xlabel="log10 singular value", ylabel="count (all seeds)", title=f"Spectrum at depth {d[-1]}")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{fig_dir}/linear_spectra.png", dpi=100)
+    plt.close(fig)
+    out.append(("Singular values of a deep linear product: orthogonal vs Gaussian", "figures/linear_spectra.png"))
+
+    names = _lsuv_arms(full)
+    if names:
+        name = names[0]
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+        layers = np.arange(1, results[f"{name}/var_after"].shape[1] + 1)
+        for key, label in (("var_before", f"{_weight_init(full, name)} init"), ("var_after", "after LSUV")):
+            stats.band(axes[0], layers, results[f"{name}/{key}"], marker="o", ms=3, label=label)
+        axes[0].axhspan(1 - p.lsuv_tol, 1 + p.lsuv_tol, color="grey", alpha=0.15, label=f"1 +- tol ({p.lsuv_tol:g})")
+        axes[0].set(yscale="log", xlabel="layer", ylabel="Var(z) on the held-out batch",
+                    title="Layer output variance (95% CI over seeds)")
+        axes[0].legend(fontsize=8)
+        it = results[f"{name}/lsuv_iterations"]
+        mean, lo, hi = stats.columns(it.astype(np.float64))
+        axes[1].bar(layers, mean, yerr=[mean - lo, hi - mean], color="C2", capsize=3)
+        axes[1].scatter(np.repeat(layers, it.shape[0]), it.T.ravel(), s=6, color="k", alpha=0.3)
+        axes[1].set(xlabel="layer", ylabel="rescales", title=f"LSUV iterations per layer (max_iter {p.lsuv_max_iter})")
+        fig.tight_layout()
+        fig.savefig(f"{fig_dir}/lsuv.png", dpi=100)
+        plt.close(fig)
+        out.append(("LSUV: held-out layer variance and iterations", "figures/lsuv.png"))
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    steps = results["steps"]
+    for name in full.arms:
+        alive = results[f"{name}/diverged_at"] < 0
+        v = results[f"{name}/val_acc"][alive]
+        if not v.size:
+            continue
+        stats.band(ax, steps, v, marker="o", ms=3, label=f"{name} ({int((~alive).sum())} diverged)")
+    ax.axhline(CHANCE, color="grey", ls=":", lw=1)
+    ax.set(xlabel="minibatch step", ylabel="validation accuracy",
+           title=f"MNIST 5k, {len(full.model.hidden)} hidden {full.model.activation} layers (95% CI, {full.seeds} seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(f"{fig_dir}/training.png", dpi=100)
+    plt.close(fig)
+    out.append(("Validation accuracy during training per init", "figures/training.png"))
+    return out
+
+
+def summary(full, results) -> dict:
+    return {"arms": arm_summary(full, results)}
+
+
+def compute(ctx) -> dict:
+    return measure(ctx.full, ctx.keys)
+
+
+def get_config():
+    from research.studies.init_zoo.config import get_config as config
+
+    return config()

@@ -1,0 +1,104 @@
+"""Note 003's update rules: trajectories on 2-D surfaces (no data) and MNIST training per rule.
+
+``compute`` trains every arm through the engine, then runs the rules on the quadratic and the
+Rosenbrock surfaces (:mod:`research.studies.optimizers.surfaces`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from research.engine import defaults, stats
+from research.engine.claims import arm_value, claim
+from research.studies.optimizers import surfaces as so
+
+TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+
+
+def get_config():
+    from research.studies.optimizers.config import get_config as config
+
+    return config()
+
+
+def compute(ctx) -> dict:
+    results = ctx.train()
+    results.update(so.compute(ctx.keys))
+    return results
+
+
+def best_rate_arms(full, results) -> dict[str, str]:
+    """Per update rule, its arm with the lowest mean final *validation* loss (selection never
+    looks at training loss or the test split)."""
+    best: dict[str, tuple[float, str]] = {}
+    for name in full.arms:
+        alive = results[f"{name}/diverged_at"] < 0
+        loss = results[f"{name}/val_loss"][alive, -1]
+        score = float(np.mean(loss)) if loss.size and np.all(np.isfinite(loss)) else np.inf
+        rule = arm_value(full, name, "train", "optimizer")
+        if rule not in best or score < best[rule][0]:
+            best[rule] = (score, name)
+    return {rule: name for rule, (_, name) in best.items()}
+
+
+def claims(full, results) -> list:
+    """Note 003: momentum keeps going where SGD zig-zags."""
+    out = []
+    sgd_q, mom_q = results.get("quadratic/sgd/steps"), results.get("quadratic/momentum/steps")
+    if sgd_q is not None and mom_q is not None:
+        ratio = stats.mean_ci(sgd_q.min(axis=1) / mom_q.min(axis=1))
+        out.append(claim("optimizers.momentum_faster_quadratic",
+                         "momentum reaches f - f* < 1e-6 on an ill-conditioned quadratic (condition 50) in fewer "
+                         "steps than SGD, each at its best rate (step ratio SGD / momentum, per start)",
+                         "note 003", ratio, ratio["ci_low"] > 1))
+    best = best_rate_arms(full, results)
+    if "sgd" in best and "momentum" in best:
+        gap = stats.mean_ci(results[f"{best['sgd']}/train_loss"][:, -1] - results[f"{best['momentum']}/train_loss"][:, -1])
+        out.append(claim("optimizers.momentum_beats_sgd_mnist",
+                         f"on MNIST momentum ends a fixed budget at a lower training loss than SGD, each at its best "
+                         f"validation rate ({best['momentum']} vs {best['sgd']}; loss difference SGD - momentum)",
+                         "note 003", gap, gap["ci_low"] > 0))
+    return out
+
+
+def figures(full, results, fig_dir, plt) -> list:
+    out = defaults.figures(full, results, fig_dir, plt)
+    if "quadratic/sgd/path" in results:
+        out += _optimizer_figures(full, results, fig_dir, plt)
+    return out
+
+
+def _optimizer_figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, (surface, (f, optimum)) in zip(axes, so.SURFACES.items()):
+        paths = {r: results[f"{surface}/{r}/path"] for r in so.RULES}
+        pts = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in paths.values()])
+        lo, hi = pts.min(axis=0) - 0.2, pts.max(axis=0) + 0.2
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+        import jax
+        z = np.asarray(jax.vmap(jax.vmap(lambda a, b: f(jax.numpy.stack([a, b]))))(gx, gy))
+        ax.contour(gx, gy, np.log10(z - float(f(optimum)) + 1e-8), levels=20, cmap="Greys", linewidths=0.6)
+        for rule, p in paths.items():
+            steps = results[f"{surface}/{rule}/steps"][0].min()
+            ax.plot(p[:, 0], p[:, 1], lw=1, label=f"{rule} ({steps} steps)")
+        ax.plot(*np.asarray(optimum), "k*", ms=10)
+        ax.set(title=f"{surface}: seed 0's start, each rule at its best rate", xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "trajectories.png"), dpi=100)
+    plt.close(fig)
+
+    best = best_rate_arms(full, results)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for rule, name in best.items():
+        stats.band(ax, results["steps"], results[f"{name}/train_loss"], label=name)
+    ax.set(yscale="log", xlabel="minibatch step", ylabel="training loss",
+           title=f"MNIST: each rule at its best validation rate (95% CI over {full.seeds} seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "mnist_loss.png"), dpi=100)
+    plt.close(fig)
+    return [("Trajectories on the quadratic and Rosenbrock surfaces", "figures/trajectories.png"),
+            ("MNIST training loss per rule", "figures/mnist_loss.png")]
