@@ -1,5 +1,5 @@
-"""The deep_relu study (He et al. 2015): its variance maths, its training of arms as one program, and a
-tiny run through the CLI."""
+"""The deep_relu study (He et al. 2015): its variance maths and a tiny run through the CLI (its
+training goes through the engine's ctx.train, tested in test_engine)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from studyrun import run_and_check
 
-from research.engine import config as config_lib, data as data_lib
 from research.lib import mlp
 from research.studies.deep_relu import study as R
 
@@ -58,38 +57,3 @@ def test_theory_halves_per_layer_for_one_over_n_and_holds_level_for_two_over_n()
     np.testing.assert_array_equal(R.theory_log2_ratio(30, 1.0), -np.arange(30.0))
     np.testing.assert_array_equal(R.theory_log2_ratio(30, 2.0), np.zeros(30))
     assert R.theory_log2_ratio(30, 1.0)[-1] == -29
-
-
-def _tiny_full(arms):
-    c = config_lib.defaults()
-    c.study = "deep_relu"
-    c.data.update({"name": "mnist5k", "limit_train": 32})
-    c.model.update({"hidden": (8, 8), "activation": "relu"})
-    c.train.update({"optimizer": "momentum", "lr": 0.05, "batch_size": 16, "epochs": 1, "evals_per_epoch": 2})
-    c.arms = arms
-    return config_lib.merged(c)
-
-
-def test_train_arms_orders_runs_arm_major_and_pairs_seeds():
-    """Runs come arm-major (arm a's seeds, then b's, ...), and two arms with the same init and lr give
-    identical runs: seed s has the same key in every arm, so the same init and the same minibatches."""
-    full = _tiny_full({"a": {"model": {"weight_init": "he_normal"}},
-                       "b": {"model": {"weight_init": "lecun_normal"}, "train": {"lr": 0.02}},
-                       "c": {"model": {"weight_init": "he_normal"}}})
-    ds = data_lib.load(full.data)
-    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(3), s))(jnp.arange(2))
-    carry, metrics = R.train_arms(full, ["a", "b", "c"], ds, keys)
-    assert metrics.val_acc.shape == (6, 1, 2) and carry.diverged_at.shape == (6,)
-    np.testing.assert_array_equal(metrics.train_loss[0:2], metrics.train_loss[4:6])
-    assert not np.allclose(metrics.train_loss[0:2], metrics.train_loss[2:4])  # b: another init and lr
-    assert not np.allclose(metrics.train_loss[0], metrics.train_loss[1])      # seeds differ
-    # run 3 is arm b, seed 1: its first layer left b's init (lecun: 1/fan_in) by lr-sized steps only
-    spec = config_lib.spec(config_lib.resolve(full, "b"), 784, 10)
-    w0 = mlp.init(jax.random.fold_in(keys[1], 0), spec)[0][0]["w"]
-    assert float(jnp.max(jnp.abs(carry.params[0]["w"][3] - w0))) < 0.1 * float(jnp.max(jnp.abs(w0)))
-
-
-def test_train_arms_refuses_arms_of_different_structure():
-    full = _tiny_full({"a": {}, "b": {"model": {"hidden": (8,)}}})
-    with pytest.raises(ValueError, match="differ"):
-        R.train_arms(full, ["a", "b"], data_lib.load(full.data), jax.random.split(jax.random.key(0), 2))

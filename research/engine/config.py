@@ -16,6 +16,8 @@ import ml_collections
 from research.engine import study as study_lib
 from research.lib import activations, initializers, losses, mlp, optim, registry
 
+# The study a config that names none runs: the engine's defaults (train every arm, no claims).
+DEFAULT_STUDY = "research.engine.defaults"
 DATA_NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
 GRADS = ("autodiff", "hand")
 DTYPES = ("float32", "float64")
@@ -31,7 +33,7 @@ class ConfigError(ValueError):
 def defaults() -> ml_collections.ConfigDict:
     """Every key a study config may set, with its default."""
     return ml_collections.ConfigDict({
-        "study": "init_study",
+        "study": DEFAULT_STUDY,
         "seeds": 32,
         "seed": 0,
         "data": {"name": "mnist5k", "path": "", "n_val": 500, "n_test": 500, "split_seed": 0,
@@ -95,7 +97,7 @@ def _registered(kind: str, table) -> tuple[Callable[[Any], bool], str]:
 
 def study_of(config) -> study_lib.Loaded:
     """The study ``config.study`` names, imported and checked (ConfigError if it names none)."""
-    ref = config.get("study", "init_study")
+    ref = config.get("study", DEFAULT_STUDY)
     try:
         return study_lib.load(ref)
     except ValueError as err:
@@ -217,7 +219,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def _check_params(config) -> None:
-    study = config.get("study", "init_study")
+    study = config.get("study", DEFAULT_STUDY)
     declared = study_params(config)
     params = config.get("params", {})
     accepted = ", ".join(declared) or f"nothing (study {study} has no params)"
@@ -252,6 +254,15 @@ def resolve(full: ml_collections.ConfigDict, arm: str) -> ml_collections.ConfigD
         for key, value in overrides.items():
             out[section][key] = plain(value)
     del out["arms"]
+    return out
+
+
+def with_arms(full: ml_collections.ConfigDict, arms) -> ml_collections.ConfigDict:
+    """``full`` with its arms replaced by ``arms`` (a study's derived grid), validated as a config's
+    own arms are (ConfigError naming the bad key)."""
+    out = ml_collections.ConfigDict(full.to_dict())
+    out.arms = {name: plain(overrides) for name, overrides in arms.items()}
+    validate(out)
     return out
 
 

@@ -72,8 +72,13 @@ def unit_spread(params) -> np.ndarray:
 class GroupRunner:
     """Trains one group, checkpointing after every epoch."""
 
-    def __init__(self, gid, arm_names, full, dataset, workdir, log=print, arms_to_test=None):
+    def __init__(self, gid, arm_names, full, dataset, workdir, log=print, arms_to_test=None, start=None,
+                 finish=None):
         self.gid, self.arm_names, self.full, self.dataset = gid, arm_names, full, dataset
+        # start(arm, carry, keys, data, program) -> (carry, arrays): changes an arm's fresh runs before
+        # training (e.g. LSUV); finish(arm, params, bn_state, data) -> arrays measured on the final
+        # parameters. Both are recorded as "<arm>/<name>" in the group's results.
+        self.start, self.finish = start, finish
         # which arms open the sealed test split, from validation metrics only (Study.arms_to_test)
         self.arms_to_test = arms_to_test or (lambda full, val: set(val))
         self.dir = os.path.join(workdir, "groups", gid)
@@ -110,12 +115,19 @@ class GroupRunner:
     def results_path(self):
         return os.path.join(self.dir, "results.npz")
 
-    def _initial(self, keys):
+    def _initial(self, keys, data):
+        """Every run's fresh Carry (the start hook applied), hyperparameters and keys. Computed on a
+        resume too (then replaced by the checkpoint), so the start hook's arrays are always there."""
         carries, hypers = [], []
+        self.start_arrays = {}
         for name in self.arm_names:
             arm, spec = self.arms[name], self.specs[name]
             h = train_lib.hyper(arm)
-            carries.append(train_lib.one_shot(jax.vmap(lambda k: self.program.init(k, h.init_scale, spec)), keys))
+            carry = train_lib.one_shot(jax.vmap(lambda k: self.program.init(k, h.init_scale, spec)), keys)
+            if self.start is not None:
+                carry, extra = self.start(name, carry, keys, data, self.program)
+                self.start_arrays.update({f"{name}/{k}": np.asarray(v) for k, v in extra.items()})
+            carries.append(carry)
             hypers.append(jax.tree.map(lambda v: jnp.full((self.seeds,), v), h))
         cat = lambda *xs: jnp.concatenate(xs)
         carry = jax.tree.map(cat, *carries)
@@ -154,7 +166,7 @@ class GroupRunner:
         keys = run_keys(self.full.seed, self.seeds)
         data = (jnp.asarray(ds.train.x, self.dtype), jnp.asarray(ds.train.y),
                 jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
-        carry, hyper, rkeys = self._initial(keys)
+        carry, hyper, rkeys = self._initial(keys, data)
         self.init_hist = self._init_histograms(carry, keys, data[2])
         n_eval = self.epochs * prog.evals_per_epoch
         # Checkpoints hold host arrays of the group's n_runs rows (no padding, no sharding), so a
@@ -250,7 +262,10 @@ class GroupRunner:
             out[f"{name}/step_seconds"] = self.chunk_seconds / (self.n_runs * prog.steps_per_epoch)
             for k, v in metrics.items():
                 out[f"{name}/{k}"] = v[rows]
+            if self.finish is not None:
+                out.update({f"{name}/{k}": np.asarray(v) for k, v in self.finish(name, params, bn, data).items()})
         out.update(self.init_hist)
+        out.update(self.start_arrays)
         out["compile_seconds"] = np.float64(self.compile_seconds)
         out["train_seconds"] = np.float64(self.train_seconds)
         return out

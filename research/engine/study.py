@@ -79,14 +79,15 @@ class Loaded:
 def _import(ref: str) -> Any:
     if ":" in ref:
         return registry.import_object("study", ref)
-    if _NAME.match(ref):
-        try:
-            return importlib.import_module(BUILTIN.format(ref))
-        except ModuleNotFoundError as err:
-            if err.name not in (BUILTIN.format(ref), BUILTIN.format(ref).rsplit(".", 1)[0]):
-                raise
-            raise ValueError(f"unknown study {ref!r}; accepted: {', '.join(builtin())}, or an import path "
-                             "'package.module' or 'package.module:object'") from None
+    if _NAME.match(ref):  # a built-in study, else a top-level module of that name (the user's own)
+        for module in (BUILTIN.format(ref), ref):
+            try:
+                return importlib.import_module(module)
+            except ModuleNotFoundError as err:
+                if err.name not in (module, module.rsplit(".", 1)[0]):
+                    raise
+        raise ValueError(f"unknown study {ref!r}; accepted: {', '.join(builtin())}, or an import path "
+                         "'package.module' or 'package.module:object'")
     return registry.import_object("study", ref)
 
 

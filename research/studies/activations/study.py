@@ -7,12 +7,14 @@ moment E[h^2], the fraction of saturated units (|h| > 0.99) and a subsample for 
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import numpy as np
 
 from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats
-from research.lib import mlp, probes
-from research.engine.claims import claim
+from research.lib import initializers, mlp, probes
+from research.engine.claims import arm_value, claim
 
 HIST, SATURATED = probes.HIST, probes.SATURATED
 layer_stats = probes.layer_stats
@@ -36,10 +38,15 @@ def measure(full, keys) -> dict[str, np.ndarray]:
     return out
 
 
-def _find(full, activation, init):
-    for name, arm in full.arms.items():
-        m = arm.get("model", {})
-        if m.get("activation") == activation and m.get("weight_init") == init:
+def _find(full, activation, init, **required):
+    """The first arm with this activation and init whose init arguments, defaults filled in, are
+    the scheme's defaults updated with ``required`` (so ``normal`` means N(0, 1) unless asked)."""
+    defaults_of = {k: p.default for k, p in inspect.signature(initializers.REGISTRY[init]).parameters.items()}
+    for name in full.arms:
+        kwargs = dict(config_lib.plain(arm_value(full, name, "model", "weight_init_kwargs")))
+        if arm_value(full, name, "model", "activation") == activation and \
+                arm_value(full, name, "model", "weight_init") == init and \
+                {**defaults_of, **kwargs} == {**defaults_of, **required}:
             return name
     return None
 
@@ -53,7 +60,7 @@ def claims(full, results) -> list[dict]:
         out.append(claim("activations.small_random.collapse",
                          "0.01*randn init: tanh activations collapse toward 0 with depth (last-layer std < 1e-3)",
                          src, s, s["ci_high"] < 1e-3))
-    name = _find(full, "tanh", "normal")
+    name = _find(full, "tanh", "normal", stddev=1.0)
     if name:
         per_layer = results[f"{name}/act_saturated"]  # (seeds, layers)
         worst = min((stats.mean_ci(per_layer[:, l]) for l in range(per_layer.shape[1])), key=lambda s: s["mean"])

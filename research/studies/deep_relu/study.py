@@ -22,8 +22,9 @@ the expected ratio by ~(ln 2 / 2) sd^2 ~ 0.7 (Jensen), while log2 of the seed-me
 the theory. Since He's weights are sqrt(2) times "Xavier"'s for the same key and ReLU is positively
 homogeneous, the two arms' per-seed log2 ratios differ by exactly L - 1.
 
-In training. Both arms train on MNIST 5k as one compiled program (arms x seeds runs, paired by
-seed: same minibatch order), each at its own learning rate; He et al.'s Figure 3 has the
+In training. Both arms train on MNIST 5k through the engine (``ctx.train``: one compiled program
+for arms x seeds, paired by seed: same minibatch order; checkpointed and resumable), each at its
+own learning rate; He et al.'s Figure 3 has the
 "Xavier" 30-layer net stall while He's converges. (He et al. trained a 30-layer conv net on
 ImageNet; this is an MLP on 4,000 MNIST digits.)
 """
@@ -34,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats, train as train_lib
+from research.engine import keys as keys_lib, config as config_lib, stats, train as train_lib
 from research.lib import mlp
 from research.engine.claims import CHANCE, claim
 
@@ -79,60 +80,24 @@ def _variances(full, arm, ds, keys) -> np.ndarray:
     return np.asarray(train_lib.one_shot(jax.vmap(one), keys), np.float64)
 
 
-# --- training --------------------------------------------------------------------------------------
+# --- the study -----------------------------------------------------------------------------------
 
-def train_arms(full, names, ds, keys) -> tuple[train_lib.Carry, train_lib.Metrics]:
-    """Train every arm of ``names`` for every key as one compiled program. The arms must share their
-    static structure (config.static_key: they may differ in init and the traced lr, l2, init scale);
-    compiling the 30-layer training scan takes longer than running it here, so one program beats
-    ``train.run_many`` once per arm. Runs are ordered arm-major: run ``a * len(keys) + s``."""
-    arms = [config_lib.resolve(full, n) for n in names]
-    if len({config_lib.static_key(a) for a in arms}) != 1:
-        raise ValueError(f"train_arms: arms {names} differ in more than init, lr, l2 and init scale")
-    n_train, dim = ds.train.x.shape
-    prog = train_lib.program(arms[0], n_train, dim, ds.num_classes)
-    dtype = jnp.dtype(arms[0].train.dtype)
-    data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x, dtype),
-            jnp.asarray(ds.val.y))
-    carries, hypers = [], []
-    for arm in arms:
-        spec, h = config_lib.spec(arm, dim, ds.num_classes), train_lib.hyper(arm)
-        carries.append(train_lib.one_shot(jax.vmap(lambda k, h=h, spec=spec: prog.init(k, h.init_scale, spec)), keys))
-        hypers.append(jax.tree.map(lambda v: jnp.full((len(keys),), v), h))
-    cat = lambda *xs: jnp.concatenate(xs)
-    carry, hyper = jax.tree.map(cat, *carries), jax.tree.map(cat, *hypers)
-    all_keys = jnp.concatenate([keys] * len(arms))  # paired: seed s has the same key in every arm
-
-    def train(c, h, k):
-        return jax.lax.scan(lambda c, e: prog.epoch(c, h, k, e, *data), c, jnp.arange(arms[0].train.epochs))
-
-    return jax.jit(jax.vmap(train))(carry, hyper, all_keys)
+TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
 
 
-def measure(full, keys) -> dict[str, np.ndarray]:
-    ds = data_lib.load(full.data)
-    names = list(full.arms)
+def compute(ctx) -> dict[str, np.ndarray]:
+    """The variance measurement at init, then every arm trained through the engine (arms of one
+    static structure share one compiled program; resumable, checkpointed)."""
+    full, ds, keys = ctx.full, ctx.dataset, ctx.keys
     out = {}
-    for name in names:
+    for name in full.arms:
         sq = _variances(full, config_lib.resolve(full, name), ds, keys)
         out[f"{name}/second_moment"] = sq
         out[f"{name}/log2_ratio"] = np.asarray(log2_ratio(sq))
-    # arms grouped by static structure, each group one program
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(config_lib.static_key(config_lib.resolve(full, name)), []).append(name)
-    n = len(keys)
-    for group in groups.values():
-        carry, metrics = train_arms(full, group, ds, keys)
-        for a, name in enumerate(group):
-            rows = slice(a * n, (a + 1) * n)
-            out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
-            for field in ("train_loss", "val_loss", "val_acc"):
-                out[f"{name}/{field}"] = np.asarray(getattr(metrics, field)[rows]).reshape(n, -1)
-            arm = config_lib.resolve(full, name)
-            steps_per_eval = train_lib.program(arm, ds.train.x.shape[0], ds.train.x.shape[1],
-                                               ds.num_classes).steps_per_eval
-            out[f"{name}/steps"] = steps_per_eval * np.arange(1, out[f"{name}/val_acc"].shape[1] + 1)
+    trained = ctx.train()
+    out.update(trained)
+    for name in full.arms:
+        out[f"{name}/steps"] = trained["steps"]
     return out
 
 
@@ -230,9 +195,6 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
 def summary(full, results) -> dict:
     return {"arms": arm_summary(full, results)}
 
-
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
 
 
 def get_config():

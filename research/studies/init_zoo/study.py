@@ -11,25 +11,21 @@
     ``lsuv_batch`` training examples (the paper's one minibatch per iteration), tolerance
     ``lsuv_tol``, at most ``lsuv_max_iter`` rescales per layer. Measured on a *held-out* batch (the
     validation split): every layer's output variance before and after, and the iterations used.
-(c) Training on the bundled MNIST 5k. ``run_many`` cannot start from given parameters, so every
-    arm trains with the same pieces it uses (:meth:`research.engine.train.Program.init`, then
-    :meth:`research.engine.train.Program.epoch` scanned over epochs, vmapped over seeds; same init draw
-    and minibatch order per seed, see ``tests/test_study_init_zoo.py``), in one compiled program
-    shared by all arms (they differ only in init and learning rate, a traced value). Arms whose
-    name starts with ``lsuv`` pass their weight_init's draw through LSUV (b) before training.
+(c) Training on the bundled MNIST 5k through the engine (``ctx.train``: one compiled program shared
+    by all arms, which differ only in init and learning rate, a traced value; same init draw and
+    minibatch order per seed; checkpointed and resumable). Arms whose name starts with ``lsuv``
+    pass their weight_init's draw through LSUV (b) before training (the engine's start hook).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats, train
+from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats
 from research.lib import initializers, lsuv as lsuv_lib, mlp
 from research.engine.claims import CHANCE, claim
 
@@ -87,36 +83,6 @@ def _heldout_stats(params, bn_state, spec, x, lsuv_batch):
     return jnp.stack(var), jnp.stack(se)
 
 
-def training_program(arm, ds) -> train.Program:
-    """The arm's :class:`research.engine.train.Program` with the init scheme left out of its spec (a
-    training step never reads it; the runner's ``static_key`` leaves it out too), so arms that
-    differ only in their init share one compiled program."""
-    prog = train.program(arm, ds.train.x.shape[0], ds.train.x.shape[1], ds.num_classes)
-    spec = dataclasses.replace(prog.spec, weight_init="zeros", weight_init_kwargs={}, bias_init="zeros",
-                               bias_init_kwargs={})
-    return dataclasses.replace(prog, spec=spec)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def init_runs(programs, init_scales, keys) -> list[train.Carry]:
-    """Per ``(program, arm_spec)`` of ``programs``, one fresh :class:`research.engine.train.Carry` per key
-    as ``run_many`` starts them (``program.init``), all arms in one compiled call. A ``lax.map``
-    over seeds, not a ``vmap``: on the CPU backend (jax 0.10.2) a jitted vmap of several batched QR
-    decompositions whose R is used (the orthogonal init's sign fix) was seen to hang forever."""
-    return [jax.lax.map(lambda k, prog=prog, spec=spec, s=s: prog.init(k, s, spec), keys)
-            for (prog, spec), s in zip(programs, init_scales)]
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def train_runs(prog, epochs, carry, hyper, keys, data):
-    """``run_many``'s training from given Carries: per run, ``epochs`` chunks of ``prog.epoch``
-    with that run's key (so the same minibatch order as ``run_many``)."""
-    def one(c, h, k):
-        return jax.lax.scan(lambda c, e: prog.epoch(c, h, k, e, *data), c, jnp.arange(epochs))
-
-    return jax.vmap(one)(carry, hyper, keys)
-
-
 def _lsuv_runs(prog, carry, keys, data, p):
     """LSUV every run's params (key stream ``"lsuv"``, fresh minibatches from the training split);
     the new Carry (optimizer state re-initialized), iterations, held-out variances before and
@@ -133,44 +99,45 @@ def _lsuv_runs(prog, carry, keys, data, p):
     return carry._replace(params=params, bn_state=bn_state, opt_state=opt_state), iters, before, after, se
 
 
-def measure(full, keys) -> dict[str, np.ndarray]:
+def measure(full, keys, dataset=None) -> dict[str, np.ndarray]:
+    """(a): singular values of deep linear products, orthogonal vs Gaussian, float64 and float32."""
     p = full.params
-    ds = data_lib.load(full.data)
+    ds = data_lib.load(full.data) if dataset is None else dataset
     if p.lsuv_batch > ds.train.x.shape[0]:
         raise config_lib.ConfigError(f"config.params.lsuv_batch={p.lsuv_batch} is invalid; accepted: at most "
                                      f"{ds.train.x.shape[0]} (the training split's size)")
     d = depths(full)
     out = {"linear_depths": d}
     for dtype in ("float64", "float32"):
-        # lax.map over seeds rather than vmap: see init_runs (batched QR under vmap can hang on CPU)
+        # lax.map over seeds rather than vmap: on XLA:CPU (jax 0.10.2) a jitted vmap of several batched
+        # QR decompositions whose R is used was seen to hang forever
         sv = jax.jit(lambda ks, dt=dtype: jax.lax.map(
             lambda k: linear_spectra(k, p.linear_depth, p.linear_width, tuple(int(v) for v in d), jnp.dtype(dt)),
             ks))(keys)
         for name, v in sv.items():
             out[f"linear/{name}_{dtype}"] = np.asarray(v, np.float64)  # (seeds, checkpoints, width)
 
-    n = keys.shape[0]
-    arms = {name: config_lib.resolve(full, name) for name in full.arms}
-    programs = tuple((training_program(arm, ds), config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes))
-                     for arm in arms.values())
-    carries = init_runs(programs, [jnp.asarray(arm.train.init_scale, arm.train.dtype) for arm in arms.values()],
-                        keys)
-    for (name, arm), (prog, _), carry in zip(arms.items(), programs, carries):
-        dtype = jnp.dtype(arm.train.dtype)
-        data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x, dtype),
-                jnp.asarray(ds.val.y))
-        hyper = jax.tree.map(lambda v: jnp.broadcast_to(v, (n,)), train.hyper(arm))
-        if name.startswith(LSUV_PREFIX):
-            carry, iters, before, after, se = _lsuv_runs(prog, carry, keys, data, p)
-            out[f"{name}/lsuv_iterations"] = np.asarray(iters)
-            out[f"{name}/var_before"] = np.asarray(before, np.float64)
-            out[f"{name}/var_after"] = np.asarray(after, np.float64)
-            out[f"{name}/var_se"] = np.asarray(se, np.float64)
-        carry, metrics = train_runs(prog, int(arm.train.epochs), carry, hyper, keys, data)
-        out[f"{name}/val_acc"] = np.asarray(metrics.val_acc, np.float64).reshape(n, -1)
-        out[f"{name}/train_loss"] = np.asarray(metrics.train_loss, np.float64).reshape(n, -1)
-        out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at)
-        out["steps"] = prog.steps_per_eval * np.arange(1, arm.train.epochs * prog.evals_per_epoch + 1)
+    return out
+
+
+TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+
+
+def compute(ctx) -> dict[str, np.ndarray]:
+    """(a) the deep linear spectra, then (b, c): every arm trained through the engine, LSUV arms
+    passing their init draw through LSUV first (the engine's start hook)."""
+    full = ctx.full
+    out = measure(full, ctx.keys, ctx.dataset)
+    p = full.params
+
+    def start(name, carry, keys, data, prog):
+        if not name.startswith(LSUV_PREFIX):
+            return carry, {}
+        carry, iters, before, after, se = _lsuv_runs(prog, carry, keys, data, p)
+        return carry, {"lsuv_iterations": iters, "var_before": np.asarray(before, np.float64),
+                       "var_after": np.asarray(after, np.float64), "var_se": np.asarray(se, np.float64)}
+
+    out.update(ctx.train(start=start))
     return out
 
 
@@ -346,9 +313,6 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
 def summary(full, results) -> dict:
     return {"arms": arm_summary(full, results)}
 
-
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
 
 
 def get_config():

@@ -2,9 +2,10 @@
 initialization"): a deep ReLU net trained from weights N(0, scale^2) at ``params.n_scales`` scales
 log-spaced from 10^``log10_scale_min`` to 10^``log10_scale_max``, with and without BatchNorm.
 
-Each arm (one per BatchNorm setting) is one compiled program over scales x seeds
-(:func:`research.engine.train.run_many` with a :class:`research.engine.train.Hyper` grid: the arm's weight_init
-is ``normal`` with std 1 and ``Hyper.init_scale`` multiplies it, so the weights are scale * N(0, 1)).
+Each arm (one per BatchNorm setting) is one compiled program over scales x seeds: the study
+derives one arm per (arm, scale) with ``train.init_scale`` set and trains them through the engine
+(``ctx.train``; resumable, checkpointed). The arm's weight_init is ``normal`` with std 1 and the
+traced init scale multiplies it, so the weights are scale * N(0, 1).
 Seed ``s`` uses the same key at every scale and in both arms (same minibatch order, same weight
 directions): comparisons are paired. Recorded per run: validation accuracy at every evaluation,
 the mean training loss of the last evaluation segment, and the final training accuracy and loss
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import config as config_lib, data as data_lib, stats, train
+from research.engine import config as config_lib, stats
 from research.lib import losses, mlp
 from research.engine.claims import claim
 
@@ -38,37 +39,47 @@ def scales(full) -> np.ndarray:
     return np.logspace(p.log10_scale_min, p.log10_scale_max, p.n_scales)
 
 
-def measure(full, keys) -> dict[str, np.ndarray]:
-    ds = data_lib.load(full.data)
+TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+
+
+def scale_arm(name: str, i: int) -> str:
+    """The derived arm training ``name`` at the ``i``-th weight scale (no dots: a config key)."""
+    return f"{name}@scale{i:02d}"
+
+
+def compute(ctx) -> dict[str, np.ndarray]:
+    """Every (arm, scale) trained through the engine as a derived arm (``train.init_scale`` set),
+    arms of one BatchNorm setting in one compiled program; the final parameters' accuracy and loss
+    on the whole training split are measured by the engine's finish hook."""
+    full = ctx.full
     sc = scales(full)
-    n_seeds, n_sc = keys.shape[0], len(sc)
-    grid_keys = keys[jnp.tile(jnp.arange(n_seeds), n_sc)]  # run r = scale (r // n_seeds), seed (r % n_seeds)
+    grid = {scale_arm(name, i): {"model": dict(full.arms[name].get("model", {})),
+                                 "train": dict(full.arms[name].get("train", {}), init_scale=float(s))}
+            for name in full.arms for i, s in enumerate(sc)}
+    ds = ctx.dataset
+
+    def finish(derived, params, bn_state, data):
+        arm = config_lib.resolve(full, derived.split("@")[0])
+        spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+        x, y = data[0], data[1]
+
+        def on_train(params, bn_state):
+            logits, _ = mlp.apply(params, bn_state, x, spec, train=False)
+            return jnp.mean((jnp.argmax(logits, -1) == y).astype(logits.dtype)), losses.get(arm.train.loss)(logits, y)
+
+        acc, loss = jax.jit(jax.vmap(on_train))(params, bn_state)
+        return {"train_acc": np.asarray(acc, np.float64), "train_loss_final": np.asarray(loss, np.float64)}
+
+    res = ctx.train(grid, finish=finish)
     out = {"scales": sc}
     for name in full.arms:
-        arm = config_lib.resolve(full, name)
-        dtype = jnp.dtype(arm.train.dtype)
-        hypers = train.Hyper(lr=np.full(n_sc * n_seeds, arm.train.lr), l2=np.full(n_sc * n_seeds, arm.train.l2),
-                             init_scale=np.repeat(sc, n_seeds))
-        carry, metrics = train.run_many(arm, ds, grid_keys, hypers)
-        spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
-        x, y = jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y)
-
-        def on_train(params, bn_state, spec=spec, x=x, y=y, loss=arm.train.loss):
-            logits, _ = mlp.apply(params, bn_state, x, spec, train=False)
-            return jnp.mean((jnp.argmax(logits, -1) == y).astype(logits.dtype)), losses.get(loss)(logits, y)
-
-        acc, loss = jax.jit(jax.vmap(on_train))(carry.params, carry.bn_state)
-
-        def grid(a):  # (runs, ...) -> (seeds, scales, ...)
-            a = np.asarray(a)
-            return np.swapaxes(a.reshape(n_sc, n_seeds, *a.shape[1:]), 0, 1)
-
-        out[f"{name}/val_acc"] = grid(np.asarray(metrics.val_acc, np.float64).reshape(n_sc * n_seeds, -1))
-        out[f"{name}/train_loss"] = grid(np.asarray(metrics.train_loss, np.float64).reshape(n_sc * n_seeds, -1))
-        out[f"{name}/train_acc"] = grid(np.asarray(acc, np.float64))
-        out[f"{name}/train_loss_final"] = grid(np.asarray(loss, np.float64))
-        out[f"{name}/diverged_at"] = grid(carry.diverged_at)
-        out[f"{name}/batchnorm"] = np.asarray(bool(arm.model.batchnorm))
+        per_scale = lambda key: np.stack([np.asarray(res[f"{scale_arm(name, i)}/{key}"]) for i in range(len(sc))], axis=1)
+        out[f"{name}/val_acc"] = per_scale("val_acc").astype(np.float64)       # (seeds, scales, evals)
+        out[f"{name}/train_loss"] = per_scale("train_loss").astype(np.float64)
+        out[f"{name}/train_acc"] = per_scale("train_acc")                        # (seeds, scales)
+        out[f"{name}/train_loss_final"] = per_scale("train_loss_final")
+        out[f"{name}/diverged_at"] = per_scale("diverged_at")
+        out[f"{name}/batchnorm"] = np.asarray(bool(config_lib.resolve(full, name).model.batchnorm))
     return out
 
 
@@ -168,9 +179,6 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
 def summary(full, results) -> dict:
     return {"arms": arm_summary(full, results)}
 
-
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
 
 
 def get_config():
