@@ -15,11 +15,12 @@ def main(argv=None) -> int:
     if not os.path.exists(os.path.join(args.workdir, "metrics.npz")):
         print(f"error: {args.workdir} has no metrics.npz; accepted: the workdir of a finished run", file=sys.stderr)
         return 2
-    from research.engine import files, report
+    from research.engine import config, files, report
 
     try:
         report.build(args.workdir)
-    except files.FileError as err:  # a truncated, corrupt or pickled file: one line, never unpickled
+    except (files.FileError, config.ConfigError) as err:  # a truncated, corrupt or pickled file, a config
+        # that no longer validates: one line, never unpickled
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"report: {args.workdir}/report.md")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from research.engine import config as config_lib
+from research.engine import experiment
 from research.engine.claims import Claim
 
 SEEDS = 3
@@ -30,7 +30,7 @@ def _study(name):
 
 
 def _full(study, **changes):
-    """The study's default config, merged over the defaults. A dict in ``changes`` updates that section
+    """The study's default config, resolved (an Experiment). A dict in ``changes`` updates that section
     (``model={"activation": "relu"}``) except ``arms``, which it replaces, as any other value does."""
     c = _study(study).get_config()
     for key, value in changes.items():
@@ -38,7 +38,7 @@ def _full(study, **changes):
             c[key].update(value)
         else:
             c[key] = value
-    return config_lib.merged(c)
+    return experiment.resolve(c)
 
 
 def _claims(study, full, results) -> dict:

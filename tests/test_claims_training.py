@@ -27,7 +27,7 @@ import importlib
 import numpy as np
 import pytest
 
-from research.engine import config
+from research.engine import config, experiment
 from research.studies.hparam_search.config import name as hp_name
 from research.studies.optimizers import surfaces
 
@@ -40,13 +40,13 @@ def _study(study):
 
 
 def _full(study, arms=None, seeds=SEEDS):
-    """The study's default config, merged. ``arms``: names to keep from the default arms, or a dict
+    """The study's default config, resolved (an Experiment). ``arms``: names to keep from the default arms, or a dict
     that replaces them. The one place the config is built."""
     c = _study(study).get_config()
     c.seeds = seeds
     if arms is not None:
         c.arms = dict(arms) if isinstance(arms, dict) else {n: c.arms[n] for n in arms}
-    return config.merged(c)
+    return experiment.resolve(c)
 
 
 def _claims(study, full, results) -> dict:

@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from research.engine import checkpoints, config as config_lib, faults, files, report, runner
+from research.engine import checkpoints, config as config_lib, experiment, faults, files, report, runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -354,7 +354,7 @@ def test_a_corrupt_or_pickled_group_result_is_named_not_used(tmp_path, capsys):
     c.update({"seeds": 2, "arms": {"a": {}}})
     c.data.update({"limit_train": 128, "n_val": 50, "n_test": 50})
     c.train.batch_size = 16
-    full = config_lib.merged(c)
+    full = experiment.resolve(c)
     (gid, _), = runner.groups_of(full)
     for payload in (b"PK\x03\x04 not really a zip", None):
         workdir = tmp_path / ("cut" if payload else "pickled")
@@ -372,7 +372,7 @@ def test_a_corrupt_or_pickled_group_result_is_named_not_used(tmp_path, capsys):
 
 def test_a_diverged_seed_is_counted_and_leaves_the_others_statistics_unchanged():
     """The summary counts a diverged seed and averages the rest exactly as a run without it."""
-    full = ml_collections.ConfigDict(files.as_json(config_lib.merged(_two_arms()).to_dict()))
+    full = experiment.resolve(ml_collections.ConfigDict(files.as_json(config_lib.merged(_two_arms()).to_dict())))
     rng = np.random.default_rng(0)
     results = {"steps": np.arange(1, 5) * 10}
     for name in full.arms:

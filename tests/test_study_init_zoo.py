@@ -8,7 +8,7 @@ import ml_collections
 import numpy as np
 from studyrun import run_and_check
 
-from research.engine import files
+from research.engine import experiment, files
 from research.studies.init_zoo import study as iz
 
 TINY = ["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
@@ -54,10 +54,10 @@ def _claim_results(sparse, best_dense, other):
 
 
 def _full():
-    return ml_collections.ConfigDict({
+    return experiment.resolve(ml_collections.ConfigDict({"study": "init_zoo",
         "model": {"weight_init": "he_normal"}, "params": {"linear_depth": 1, "linear_width": 4},
         "arms": {"he_normal": {}, "xavier_normal": {"model": {"weight_init": "xavier_normal"}},
-                 "sparse15": {"model": {"weight_init": "sparse"}}}})
+                 "sparse15": {"model": {"weight_init": "sparse"}}}}))
 
 
 def test_sparse_claim_compares_with_the_best_dense_arm_and_can_fail():

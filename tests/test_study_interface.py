@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from research.engine import config as config_lib, runner, study as study_lib
+from research.engine import config as config_lib, experiment, runner, study as study_lib
 from research.lib import activations, initializers, optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -176,7 +176,7 @@ def test_derived_arms_start_and_finish_hooks_train_through_the_engine(tmp_path):
     """ctx.train on arms a study derives: arms with equal settings are paired runs (same key per
     seed), the start hook changes fresh runs before training and the finish hook measures the final
     parameters, both saved with the group's results and read back on a rerun."""
-    full = config_lib.merged(_tiny_init_study())
+    full = experiment.resolve(_tiny_init_study())
     ctx = runner.Context(full, config_lib.study_of(full), str(tmp_path), log=lambda *_: None, progress=False)
     calls = []
 

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 from studyrun import run_and_check
 
-from research.engine import config as config_lib, files
+from research.engine import config as config_lib, experiment, files
 from research.studies.weight_scale import study as ws
 
 TINY = ["--config.seeds=2", "--config.params.n_scales=3", "--config.data.limit_train=100",
@@ -39,7 +39,7 @@ def _results(bn_acc, plain_acc, plain_diverged=None):
 
 
 def _full():
-    return ml_collections.ConfigDict({"arms": {"no_bn": {}, "bn": {}}})
+    return experiment.resolve(ml_collections.ConfigDict({"study": "weight_scale", "arms": {"no_bn": {}, "bn": {}}}))
 
 
 def test_claim_counts_scales_reaching_half_the_best():

@@ -38,8 +38,8 @@ def claim(id_: str, text: str, source: str, summary: dict, holds: bool) -> Claim
 
 
 def arm_value(full, name: str, section: str, key: str):
-    """Arm ``name``'s ``section.key``: its override, else the base config's."""
-    return full.arms[name].get(section, {}).get(key, full[section][key])
+    """Arm ``name``'s resolved ``section.key`` (its override, else the base config's)."""
+    return getattr(full.arms[name], section)[key]
 
 
 def final(results, name):

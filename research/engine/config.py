@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import ml_collections
 
-from research.engine import study as study_lib
+from research.engine import data as data_lib, study as study_lib
 from research.lib import activations, initializers, losses, mlp, optim, registry
 
 # The study a config that names none runs: the engine's defaults (train every arm, no claims).
@@ -97,7 +97,7 @@ def _registered(kind: str, table) -> tuple[Callable[[Any], bool], str]:
 
 def study_of(config) -> study_lib.Loaded:
     """The study ``config.study`` names, imported and checked (ConfigError if it names none)."""
-    ref = config.get("study", DEFAULT_STUDY)
+    ref = config.get("study", DEFAULT_STUDY) if hasattr(config, "get") else config.study
     try:
         return study_lib.load(ref)
     except ValueError as err:
@@ -209,7 +209,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         arm = resolve(full, name)
         where = f"arms.{name}"
         try:
-            spec(arm, input_dim=input_dim(full), num_classes=10)
+            spec(arm, input_dim=input_dim(full), num_classes=data_lib.num_classes(full.data))
         except ValueError as err:
             raise ConfigError(f"config.{where}.model: {err}") from None
         try:
@@ -257,18 +257,9 @@ def resolve(full: ml_collections.ConfigDict, arm: str) -> ml_collections.ConfigD
     return out
 
 
-def with_arms(full: ml_collections.ConfigDict, arms) -> ml_collections.ConfigDict:
-    """``full`` with its arms replaced by ``arms`` (a study's derived grid), validated as a config's
-    own arms are (ConfigError naming the bad key)."""
-    out = ml_collections.ConfigDict(full.to_dict())
-    out.arms = {name: plain(overrides) for name, overrides in arms.items()}
-    validate(out)
-    return out
-
-
 def input_dim(full: ml_collections.ConfigDict) -> int:
-    """Input width known before loading: every image source is 28x28."""
-    return full.data.dim if full.data.name == "gaussian" else 784
+    """Input width known before loading (see ``data.input_dim``)."""
+    return data_lib.input_dim(full.data)
 
 
 def spec(arm: ml_collections.ConfigDict, input_dim: int, num_classes: int) -> mlp.MLPSpec:

@@ -40,6 +40,7 @@ __all__ = ["DataError", "Dataset", "SealedSplit", "Split", "fashion_mnist_dir", 
 
 NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
 PIXELS = 784
+NUM_CLASSES = 10
 IDX_TYPES = {code: np.dtype(t) for code, t in ((0x08, "u1"), (0x09, "i1"), (0x0B, ">i2"), (0x0C, ">i4"),
                                                (0x0D, ">f4"), (0x0E, ">f8"))}
 IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -290,7 +291,7 @@ def _permuted(key, images, labels, cuts) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(images[part], labels[part]) for part in np.split(order, cuts)]
 
 
-def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_classes: int = 10,
+def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_classes: int = NUM_CLASSES,
                 dtype=np.float32, limit_train: int = 0) -> Dataset:
     """Permutes the examples with ``key``: the first ``n_test`` are sealed as test, the next ``n_val``
     are val, the rest train (of which the first ``limit_train`` are kept, 0 = all)."""
@@ -305,7 +306,7 @@ def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_cla
 
 
 def make_splits_with_test(train_images, train_labels, test_images, test_labels, key, n_val: int, name: str,
-                          num_classes: int = 10, dtype=np.float32, limit_train: int = 0) -> Dataset:
+                          num_classes: int = NUM_CLASSES, dtype=np.float32, limit_train: int = 0) -> Dataset:
     """For sources with an official test set: val is carved from the permuted official train set
     (first ``n_val``), the official test set is sealed as is."""
     train_images, train_labels = _check_arrays(name, train_images, train_labels, num_classes)
@@ -322,6 +323,18 @@ def _get(cfg: Any, key: str, default: Any = None) -> Any:
     if isinstance(cfg, Mapping):
         return cfg.get(key, default)
     return getattr(cfg, key, default)
+
+
+def num_classes(cfg: Any) -> int:
+    """How many classes the dataset ``cfg`` names has, known before loading (every source here:
+    digits or garments, 10; gaussian inputs carry placeholder labels of the same range)."""
+    return NUM_CLASSES
+
+
+def input_dim(cfg: Any) -> int:
+    """The input width of the dataset ``cfg`` names, known before loading: 28x28 images, or
+    ``dim`` for gaussian inputs."""
+    return int(_get(cfg, "dim", PIXELS)) if _get(cfg, "name") == "gaussian" else PIXELS
 
 
 def train_size(cfg: Any) -> int | None:
@@ -367,7 +380,7 @@ def load(cfg: Any) -> Dataset:
         n, dim = _count("n", _get(cfg, "n", 1000), 1), _count("dim", _get(cfg, "dim", 784), 1)
         empty = (np.zeros((0, dim), np.float32), np.zeros((0,), np.int32))
         return Dataset(name, Split(np.asarray(gaussian(key, n, dim)), np.zeros((n,), np.int32)),
-                       Split(*empty), SealedSplit(*empty), 10, 0.0, 1.0)
+                       Split(*empty), SealedSplit(*empty), NUM_CLASSES, 0.0, 1.0)
     if name == "mnist5k":
         images, labels = load_mnist5k()
         return make_splits(images, labels, key, n_val, _get(cfg, "n_test", 1000), name, limit_train=limit)

@@ -14,6 +14,8 @@ import numpy as np
 
 from research.engine import claims as claims_lib, stats
 
+TRAINS = True  # as a study of its own (config.DEFAULT_STUDY): compute trains every arm
+
 
 def compute(ctx) -> dict:
     """Train every arm x seed: resumable, checkpointed, the test split opened once per arm."""
@@ -49,7 +51,7 @@ def summary(full, results: dict[str, np.ndarray]) -> dict:
 
 
 def _activation(full, name):
-    return full.arms[name].get("model", {}).get("activation", full.model.activation)
+    return full.arms[name].model.activation
 
 def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     """Validation accuracy per activation (mean and 95% band over seeds), and every arm's hidden-layer

@@ -1,6 +1,6 @@
 """One group of arms trained as one compiled program, checkpointed after every epoch.
 
-Arms whose static structure matches (see ``config.static_key``) form a *group*: one compiled
+Arms whose static structure matches (``Arm.static_key``) form a *group*: one compiled
 program over ``arms x seeds`` runs, the seed axis sharded over all devices. Each group trains in
 chunks of one epoch; after every chunk its state and metrics are checkpointed
 (:mod:`research.engine.checkpoints`), so rerunning the same command resumes where it stopped and
@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research.engine import checkpoints, config as config_lib, faults, files, keys as keys_lib, train as train_lib
+from research.engine import checkpoints, faults, files, keys as keys_lib, train as train_lib
 from research.lib import probes
 
 HIST_SAMPLES = probes.HIST  # post-activation values kept per layer and seed at init
@@ -35,7 +35,7 @@ def groups_of(full, names=None) -> list[tuple[str, list[str]]]:
     stable across reruns."""
     by_key: dict[str, list[str]] = {}
     for name in (full.arms if names is None else names):
-        by_key.setdefault(config_lib.static_key(config_lib.resolve(full, name)), []).append(name)
+        by_key.setdefault(full.arms[name].static_key, []).append(name)
     out = []
     for i, (key, names) in enumerate(by_key.items()):
         digest = hashlib.sha1((key + repr(names)).encode()).hexdigest()[:8]
@@ -83,11 +83,14 @@ class GroupRunner:
         self.arms_to_test = arms_to_test or (lambda full, val: set(val))
         self.dir = os.path.join(workdir, "groups", gid)
         self.progress, self.log = None, log  # progress(seed_steps) after each chunk, if set
-        self.arms = {a: config_lib.resolve(full, a) for a in arm_names}
+        self.arms = {a: full.arms[a] for a in arm_names}
         first = self.arms[arm_names[0]]
         n_train, dim = dataset.train.x.shape
         self.program = train_lib.program(first, n_train, dim, dataset.num_classes)
-        self.specs = {a: config_lib.spec(c, dim, dataset.num_classes) for a, c in self.arms.items()}
+        if (dim, dataset.num_classes) != (full.input_dim, full.num_classes):
+            raise ValueError(f"dataset {dataset.name}: {dim} inputs and {dataset.num_classes} classes, the "
+                             f"experiment expects {full.input_dim} and {full.num_classes}")
+        self.specs = {a: arm.spec for a, arm in self.arms.items()}
         self.seeds = full.seeds
         self.n_runs = len(arm_names) * self.seeds
         n_dev = len(jax.devices())

@@ -12,7 +12,7 @@ import os
 
 import ml_collections
 
-from research.engine import config as config_lib, defaults, files, stats
+from research.engine import config as config_lib, defaults, experiment, files, stats
 
 summarize = defaults.summary  # the default study's summary, kept under its old name
 
@@ -66,8 +66,9 @@ def _analysis_table(arms: dict) -> list[str]:
 
 
 def build(workdir: str) -> dict:
-    full = ml_collections.ConfigDict(files.read_json(os.path.join(workdir, "config.json")))
-    results = files.read_npz(os.path.join(workdir, "metrics.npz"))
+    raw = files.read_json(os.path.join(workdir, "config.json"))
+    results = files.read_npz(os.path.join(workdir, "metrics.npz"))  # a pickled or corrupt file: FileError first
+    full = experiment.resolve(ml_collections.ConfigDict(raw))
     meta_path = os.path.join(workdir, "meta.json")
     meta = files.read_json(meta_path) if os.path.exists(meta_path) else {}
     fig_dir = os.path.join(workdir, "figures")

@@ -26,14 +26,15 @@ from typing import Callable, Mapping
 import jax
 import numpy as np
 
-from research.engine import config as config_lib, data as data_lib, files, report, train as train_lib
+from research.engine import config as config_lib, data as data_lib, experiment as experiment_lib, files, report, \
+    train as train_lib
 from research.engine.groups import GroupRunner, HIST_SAMPLES, groups_of, run_keys, unit_spread  # noqa: F401
 from research.engine.workdir import WorkdirError, claim as _claim_workdir, hold as _hold, meta as _meta  # noqa: F401
 
 
 class Context:
-    """What ``Study.compute`` gets: the merged config (``full``), one key per seed (``keys``), the
-    dataset (loaded on first use) and :meth:`train`."""
+    """What ``Study.compute`` gets: the :class:`research.engine.experiment.Experiment` (``full``),
+    one key per seed (``keys``), the dataset (loaded on first use) and :meth:`train`."""
 
     def __init__(self, full, study, workdir: str, log: Callable[[str], None] = print, progress: bool = True,
                  dataset=None):
@@ -61,7 +62,7 @@ class Context:
         each group's batch against the training split."""
         full, names = self.full, arms
         if isinstance(arms, Mapping):  # arms the study derives (a grid): overrides on the base config
-            full, names = config_lib.with_arms(self.full, arms), list(arms)
+            full, names = self.full.with_arms(arms), list(arms)
         return [GroupRunner(gid, group, full, self.dataset, self.workdir, log=self.log,
                             arms_to_test=self.study.arms_to_test, start=start, finish=finish)
                 for gid, group in groups_of(full, names)]
@@ -101,7 +102,7 @@ class Context:
 
 
 def _x64(full, study) -> bool:
-    return study.X64 or any(config_lib.resolve(full, a).train.dtype == "float64" for a in full.arms)
+    return study.X64 or any(arm.train.dtype == "float64" for arm in full.arms.values())
 
 
 def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None] = print,
@@ -111,8 +112,7 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
     group's shapes have been checked. float64 is switched on for this run only, if the study or
     an arm asks for it."""
     started = time.time()
-    config_lib.validate(config)
-    full = config_lib.merged(config)
+    full = experiment_lib.resolve(config)  # validated, merged, every arm resolved once
     study = config_lib.study_of(full)
     with jax.enable_x64(True) if _x64(full, study) else contextlib.nullcontext():
         ctx = Context(full, study, workdir, log=log, progress=progress)
@@ -120,7 +120,7 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
             n_train = data_lib.train_size(full.data)
             if n_train is not None and n_train >= 1:  # batch vs split from the config: refused before loading
                 for _, names in groups_of(full):
-                    train_lib.program(config_lib.resolve(full, names[0]), n_train, config_lib.input_dim(full), 10)
+                    train_lib.program(full.arms[names[0]], n_train, full.input_dim, full.num_classes)
             ctx.runners()  # the batch against the split as loaded, before any file is written
         with _hold(workdir, log):
             _claim_workdir(full, workdir, overwrite)

@@ -24,8 +24,8 @@ def measure(full, keys) -> dict[str, np.ndarray]:
     x = data_lib.gaussian(jax.random.key(full.data.split_seed), full.data.n, full.data.dim)
     out = {"layers": np.arange(1, len(full.model.hidden) + 1)}
     for name in full.arms:
-        arm = config_lib.resolve(full, name)
-        spec = config_lib.spec(arm, full.data.dim, 10)
+        arm = full.arms[name]
+        spec = arm.spec
 
         def one(k, spec=spec):
             params, _ = mlp.init(keys_lib.stream(k, "init"), spec)

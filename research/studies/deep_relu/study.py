@@ -70,7 +70,7 @@ def theory_log2_ratio(n_layers: int, n_var: float) -> np.ndarray:
 
 
 def _variances(full, arm, ds, keys) -> np.ndarray:
-    spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    spec = arm.spec
     x = jnp.asarray(ds.train.x[: full.params.n_examples], jnp.dtype(arm.train.dtype))
 
     def one(k):
@@ -91,7 +91,7 @@ def compute(ctx) -> dict[str, np.ndarray]:
     full, ds, keys = ctx.full, ctx.dataset, ctx.keys
     out = {}
     for name in full.arms:
-        sq = _variances(full, config_lib.resolve(full, name), ds, keys)
+        sq = _variances(full, full.arms[name], ds, keys)
         out[f"{name}/second_moment"] = sq
         out[f"{name}/log2_ratio"] = np.asarray(log2_ratio(sq))
     trained = ctx.train()
@@ -160,7 +160,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         r = results[f"{name}/log2_ratio"]
         layers = np.arange(1, r.shape[1] + 1)
         line = stats.band(ax, layers, r, marker="o", ms=3, label=name)
-        arm = config_lib.resolve(full, name)
+        arm = full.arms[name]
         n_var = {"lecun_normal": 1.0, "he_normal": 2.0}.get(arm.model.weight_init)
         if n_var is not None:
             ax.plot(layers, theory_log2_ratio(r.shape[1], n_var), ls=":", color=line.get_color(), lw=1.5,
@@ -183,7 +183,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     axes[1].set(title="validation accuracy (grey: chance)", xlabel="minibatch updates", ylim=(0, 1))
     for ax in axes:
         ax.legend(fontsize=8)
-    depth = len(config_lib.resolve(full, names[0]).model.hidden) + 1
+    depth = len(full.arms[names[0]].model.hidden) + 1
     fig.suptitle(f"{depth}-layer ReLU MLP on MNIST 5k, 95% CI over seeds (He et al.'s Figure 3)")
     fig.tight_layout()
     fig.savefig(f"{fig_dir}/training.png", dpi=100)

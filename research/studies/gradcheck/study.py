@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from research.lib import backprop, gradcheck, losses, mlp
-from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats
+from research.engine import keys as keys_lib, data as data_lib, stats
 from research.engine.claims import claim
 
 X64 = True  # the float64 half of the check: the run holds jax.enable_x64 for this study only
@@ -37,8 +37,8 @@ def measure(full, keys) -> dict[str, np.ndarray]:
     out = {"eps": np.asarray(EPS)}
     n = 16
     for name in full.arms:
-        arm = config_lib.resolve(full, name)
-        spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+        arm = full.arms[name]
+        spec = arm.spec
         loss = arm.train.loss
         for dtype in DTYPES:
             dt = jnp.dtype(dtype)

@@ -138,7 +138,7 @@ def init_measurements(spec, x, y, key, n_jac: int) -> dict:
 
 def _measure_at_init(full, arm, ds, keys) -> dict[str, np.ndarray]:
     p = full.params
-    spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    spec = arm.spec
     dtype = jnp.dtype(arm.train.dtype)
     x = jnp.asarray(ds.train.x[: p.n_examples], dtype)
     y = jnp.asarray(ds.train.y[: p.n_examples])
@@ -190,7 +190,7 @@ def watch_training(prog: train_lib.Program, arm_spec, hyper, key, steps: int, ev
 def _train(full, arm, ds, keys) -> dict[str, np.ndarray]:
     p = full.params
     prog = train_lib.program(arm, ds.train.x.shape[0], ds.train.x.shape[1], ds.num_classes)
-    arm_spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+    arm_spec = arm.spec
     hyper = train_lib.hyper(arm)
     dtype = jnp.dtype(arm.train.dtype)
     data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x[: p.n_eval], dtype),
@@ -211,7 +211,7 @@ def measure(full, keys) -> dict[str, np.ndarray]:
     ds = data_lib.load(full.data)
     out = {}
     for name in full.arms:
-        arm = config_lib.resolve(full, name)
+        arm = full.arms[name]
         res = _train(full, arm, ds, keys) if _is_trained(arm) else _measure_at_init(full, arm, ds, keys)
         out.update({f"{name}/{k}": v for k, v in res.items()})
     return out

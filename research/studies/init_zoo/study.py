@@ -157,7 +157,7 @@ def _final(results, name):
 
 
 def _weight_init(full, name):
-    return full.arms[name].get("model", {}).get("weight_init", full.model.weight_init)
+    return full.arms[name].model.weight_init
 
 
 def _lsuv_arms(full):

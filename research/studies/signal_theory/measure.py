@@ -19,7 +19,7 @@ import numpy as np
 from research.lib import activations as act_lib
 from research.lib.meanfield import (chi1, chi_c, correlation_fixed_point, correlation_map, critical_sigma_w2,
                                     depth_scale, entry_length, fixed_point, gap_trajectory, length_trajectory)
-from research.engine import config as config_lib, stats
+from research.engine import stats
 
 
 def _layout(p) -> dict:
@@ -128,7 +128,7 @@ def _measure_seed(key, p, sizes: tuple[int, ...], arms: list[tuple[str, dict]]):
 
 
 def _arm_activations(full) -> list[tuple[str, str]]:
-    return [(name, config_lib.resolve(full, name).model.activation) for name in full.arms]
+    return [(name, full.arms[name].model.activation) for name in full.arms]
 
 
 def _crossing(grid: np.ndarray, chi: np.ndarray) -> float:

@@ -53,14 +53,14 @@ def compute(ctx) -> dict[str, np.ndarray]:
     on the whole training split are measured by the engine's finish hook."""
     full = ctx.full
     sc = scales(full)
-    grid = {scale_arm(name, i): {"model": dict(full.arms[name].get("model", {})),
-                                 "train": dict(full.arms[name].get("train", {}), init_scale=float(s))}
+    overrides = {name: full.arms[name].overrides_dict() for name in full.arms}
+    grid = {scale_arm(name, i): {"model": overrides[name].get("model", {}),
+                                 "train": dict(overrides[name].get("train", {}), init_scale=float(s))}
             for name in full.arms for i, s in enumerate(sc)}
-    ds = ctx.dataset
 
     def finish(derived, params, bn_state, data):
-        arm = config_lib.resolve(full, derived.split("@")[0])
-        spec = config_lib.spec(arm, ds.train.x.shape[1], ds.num_classes)
+        arm = full.arms[derived.split("@")[0]]
+        spec = arm.spec
         x, y = data[0], data[1]
 
         def on_train(params, bn_state):
@@ -79,7 +79,7 @@ def compute(ctx) -> dict[str, np.ndarray]:
         out[f"{name}/train_acc"] = per_scale("train_acc")                        # (seeds, scales)
         out[f"{name}/train_loss_final"] = per_scale("train_loss_final")
         out[f"{name}/diverged_at"] = per_scale("diverged_at")
-        out[f"{name}/batchnorm"] = np.asarray(bool(config_lib.resolve(full, name).model.batchnorm))
+        out[f"{name}/batchnorm"] = np.asarray(bool(full.arms[name].model.batchnorm))
     return out
 
 
