@@ -13,20 +13,22 @@ and a claim that does not hold, without raising. Tests marked ``xfail(strict=Tru
 logic that is wrong today; each reason says how.
 """
 
-import importlib
 
 import numpy as np
 import pytest
 import scipy.stats
 
-from research.engine import experiment
+from research.engine import experiment, study as study_lib
+from research.studies.activations import study as activations_study
+from research.studies.gradcheck import study as gradcheck_study
 from research.engine.claims import Claim
 
 SEEDS = 3
 
 
 def _study(name):
-    return importlib.import_module(f"research.studies.{name}.study")
+    """The study as the engine sees it (the Study interface, defaults filled in)."""
+    return study_lib.load(name)
 
 
 def _full(study, **changes):
@@ -156,7 +158,7 @@ def test_he_relu_stable_is_last_over_first_layer(ratios, holds):
 
 
 def test_activations_emit_only_the_claims_of_the_arms_present():
-    full = _full("activations", arms={"tanh-xavier_normal": _study("activations").default_arms()["tanh-xavier_normal"]})
+    full = _full("activations", arms={"tanh-xavier_normal": activations_study.default_arms()["tanh-xavier_normal"]})
     assert set(_act(full=full)) == {"activations.xavier.tanh_healthy"}
 
 
@@ -179,7 +181,7 @@ GC_IDS = {"gradcheck.best_eps_f64", "gradcheck.min_error_f64", "gradcheck.min_er
 
 def _errors(best_eps, min_errors):
     """(seeds, eps) relative errors: 1 everywhere but ``min_errors[s]`` at eps = ``best_eps[s]``."""
-    log_eps = np.log10(_study("gradcheck").EPS)
+    log_eps = np.log10(gradcheck_study.EPS)
     err = np.ones((len(best_eps), log_eps.size))
     for s, (b, m) in enumerate(zip(best_eps, min_errors)):
         err[s, np.argmin(np.abs(log_eps - np.log10(b)))] = m
@@ -190,7 +192,7 @@ def _gc(best64=(1e-5,) * 3, min64=(1e-10,) * 3, best32=(1e-3,) * 3, min32=(1e-4,
     """gradcheck's claims, every one holding unless changed; ``f64`` replaces the float64 errors."""
     full = full or _full("gradcheck")
     name = next(iter(full.arms))
-    res = {"eps": np.asarray(_study("gradcheck").EPS),
+    res = {"eps": np.asarray(gradcheck_study.EPS),
            f"{name}/rel_error_float64": _errors(best64, min64) if f64 is None else f64,
            f"{name}/rel_error_float32": _errors(best32, min32)}
     return _claims("gradcheck", full, res)

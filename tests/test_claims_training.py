@@ -22,21 +22,21 @@ Tests marked ``xfail(strict=True)`` are known bugs: they assert the right behavi
 the code does not have yet.
 """
 
-import importlib
 
 import numpy as np
 import pytest
 
-from research.engine import config, experiment
+from research.engine import experiment, study as study_lib
 from research.studies.hparam_search.config import name as hp_name
-from research.studies.optimizers import surfaces
+from research.studies.optimizers import study as optimizers_study, surfaces
 
 SEEDS = 4
 CHANCE = 0.1
 
 
 def _study(study):
-    return importlib.import_module(f"research.studies.{study}.study")
+    """The study as the engine sees it (the Study interface, defaults filled in)."""
+    return study_lib.load(study)
 
 
 def _full(study, arms=None, seeds=SEEDS):
@@ -408,7 +408,7 @@ def _opt_results(quadratic=True, **arms):
 
 def test_optimizers_best_rate_arms_choose_on_validation_loss_not_training_loss():
     full = _full("optimizers", arms=OPT_ARMS)
-    assert _study("optimizers").best_rate_arms(full, _opt_results()) == {"sgd": "sgd-lr0p1", "momentum": "momentum-lr0p03"}
+    assert optimizers_study.best_rate_arms(full, _opt_results()) == {"sgd": "sgd-lr0p1", "momentum": "momentum-lr0p03"}
 
 
 def test_optimizers_default_claims_hold():
@@ -438,11 +438,11 @@ def test_optimizers_diverged_seed_ignored_in_selection_and_its_pair_dropped_from
     drops the NaN pair (the gap is over seeds 1-3; the diverged run is not counted against momentum)."""
     full = _full("optimizers", arms=OPT_ARMS)
     res = _opt_results(momentum_lr0p03=([np.nan, 0.25, 0.25, 0.25], [np.nan, 0.25, 0.25, 0.375], (0,)))
-    assert _study("optimizers").best_rate_arms(full, res)["momentum"] == "momentum-lr0p03"
+    assert optimizers_study.best_rate_arms(full, res)["momentum"] == "momentum-lr0p03"
     c = _claims("optimizers", full, res)["optimizers.momentum_beats_sgd_mnist"]
     assert c.measured == pytest.approx((0.25 + 0.25 + 0.125) / 3)
     all_dead = _opt_results(momentum_lr0p03=([np.nan] * 4, [np.nan] * 4, (0, 1, 2, 3)))
-    assert _study("optimizers").best_rate_arms(full, all_dead)["momentum"] == "momentum-lr0p01"
+    assert optimizers_study.best_rate_arms(full, all_dead)["momentum"] == "momentum-lr0p01"
 
 
 def test_optimizers_claims_absent_without_their_inputs():

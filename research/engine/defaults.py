@@ -22,6 +22,16 @@ def compute(ctx) -> dict:
     return ctx.train()
 
 
+def compute_from(measure):
+    """The ``compute`` of a study that measures without training: ``measure(full, keys)``."""
+    return lambda ctx: measure(ctx.full, ctx.keys)
+
+
+def summary_from(arm_summary):
+    """The ``summary`` of a study whose summary is one row per arm: ``{"arms": arm_summary(...)}``."""
+    return lambda full, results: {"arms": arm_summary(full, results)}
+
+
 def arms_to_test(full, val: dict) -> set:
     """Every arm's test split is opened (once, after training)."""
     return set(val)

@@ -26,8 +26,8 @@ from typing import Callable, Mapping
 import jax
 import numpy as np
 
-from research.engine import config as config_lib, data as data_lib, experiment as experiment_lib, files, report, \
-    train as train_lib
+from research.engine import (config as config_lib, data as data_lib, experiment as experiment_lib, files, report,
+                             train as train_lib)
 from research.engine.groups import GroupRunner, HIST_SAMPLES, groups_of, run_keys, unit_spread  # noqa: F401
 from research.engine.workdir import WorkdirError, claim as _claim_workdir, hold as _hold, meta as _meta  # noqa: F401
 

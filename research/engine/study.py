@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
+import types
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from research.lib import registry
@@ -24,7 +25,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @runtime_checkable
 class Study(Protocol):
-    """What a study provides. Every member is optional except ``get_config``.
+    """What a study provides. Every member is optional; ``get_config`` defaults to the one of the
+    ``config`` module beside the study's module (``research/studies/<name>/config.py``).
 
     ``PARAMS``: ``{key: (default, (ok, accepted))}``, the study's own keys under ``config.params``,
     validated with the rest of the config before anything is read or compiled.
@@ -108,7 +110,7 @@ def load(ref: str) -> Loaded:
         raise ValueError(f"study {ref!r}: PARAMS is {type(params).__name__}; accepted: a dict")
     return Loaded(ref=ref, PARAMS=params, X64=bool(own("X64") or False),
                   TRAINS=bool(own("TRAINS")) if own("TRAINS") is not None else own("compute") is None,
-                  get_config=own("get_config") or _no_config(ref),
+                  get_config=own("get_config") or _sibling_config(obj, ref),
                   compute=own("compute") or defaults.compute,
                   claims=own("claims") or (lambda full, results: []),
                   summary=own("summary") or defaults.summary,
@@ -116,9 +118,20 @@ def load(ref: str) -> Loaded:
                   arms_to_test=own("arms_to_test") or defaults.arms_to_test)
 
 
-def _no_config(ref):
+def _sibling_config(obj, ref):
+    """``get_config`` of the ``config`` module beside a study module (``<pkg>/config.py`` next to
+    ``<pkg>/study.py``), imported when called; else one that says there is none."""
+    name = getattr(obj, "__name__", "") if isinstance(obj, types.ModuleType) else ""
+
     def get_config():
-        raise ValueError(f"study {ref!r} has no get_config()")
+        if "." in name:
+            try:
+                module = importlib.import_module(name.rsplit(".", 1)[0] + ".config")
+            except ModuleNotFoundError:
+                module = None
+            if module is not None and callable(getattr(module, "get_config", None)):
+                return module.get_config()
+        raise ValueError(f"study {ref!r} has no get_config() and no config.py beside it")
     return get_config
 
 

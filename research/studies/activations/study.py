@@ -12,7 +12,7 @@ import inspect
 import jax
 import numpy as np
 
-from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats
+from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import initializers, mlp, probes
 from research.engine.claims import arm_value, claim
 
@@ -138,15 +138,7 @@ def default_arms() -> dict:
             for act in ("tanh", "relu") for init, kw in inits.items()}
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
+summary = defaults.summary_from(arm_summary)
 
 
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
-
-
-def get_config():
-    from research.studies.activations.config import get_config as config
-
-    return config()
+compute = defaults.compute_from(measure)

@@ -14,12 +14,6 @@ from research.engine import defaults, stats
 from research.engine.claims import arm_value, claim, final, first_reach
 
 
-def get_config():
-    from research.studies.batchnorm.config import get_config as config
-
-    return config()
-
-
 def _by_model(full, batchnorm: bool) -> list[str]:
     return [n for n in full.arms if arm_value(full, n, "model", "batchnorm") == batchnorm]
 

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import keys as keys_lib, config as config_lib, stats, train as train_lib
+from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
 from research.lib import mlp
 from research.engine.claims import CHANCE, claim
 
@@ -192,12 +192,4 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
             ("Training curves", "figures/training.png")]
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
-
-
-
-def get_config():
-    from research.studies.deep_relu.config import get_config as config
-
-    return config()
+summary = defaults.summary_from(arm_summary)

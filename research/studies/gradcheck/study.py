@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from research.lib import backprop, gradcheck, losses, mlp
-from research.engine import keys as keys_lib, data as data_lib, stats
+from research.engine import data as data_lib, defaults, keys as keys_lib, stats
 from research.engine.claims import claim
 
 X64 = True  # the float64 half of the check: the run holds jax.enable_x64 for this study only
@@ -108,15 +108,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     return [("Relative error against eps", "figures/gradcheck_v.png")]
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
+summary = defaults.summary_from(arm_summary)
 
 
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
-
-
-def get_config():
-    from research.studies.gradcheck.config import get_config as config
-
-    return config()
+compute = defaults.compute_from(measure)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from research.lib import activations, backprop, mlp
-from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats, train as train_lib
+from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats, train as train_lib
 from research.engine.claims import claim
 
 PARAMS = {
@@ -367,15 +367,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     return out
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
+summary = defaults.summary_from(arm_summary)
 
 
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
-
-
-def get_config():
-    from research.studies.gradients.config import get_config as config
-
-    return config()
+compute = defaults.compute_from(measure)

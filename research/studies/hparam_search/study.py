@@ -14,12 +14,6 @@ from research.engine import defaults, stats
 from research.engine.claims import arm_value, claim, select_by_validation
 
 
-def get_config():
-    from research.studies.hparam_search.config import get_config as config
-
-    return config()
-
-
 def arms_to_test(full, val: dict) -> set:
     """Only the setting chosen on validation is evaluated on the test split."""
     return {select_by_validation(val)}

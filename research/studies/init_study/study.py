@@ -10,12 +10,6 @@ from research.engine import stats
 from research.engine.claims import arm_value, claim, final
 
 
-def get_config():
-    from research.studies.init_study.config import get_config as config
-
-    return config()
-
-
 def _arm(full, activation: str, init: str) -> str | None:
     """The first arm with this activation and weight init."""
     return next((n for n in full.arms if arm_value(full, n, "model", "activation") == activation

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import keys as keys_lib, config as config_lib, data as data_lib, stats
+from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import initializers, lsuv as lsuv_lib, mlp
 from research.engine.claims import CHANCE, claim
 
@@ -310,12 +310,4 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     return out
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
-
-
-
-def get_config():
-    from research.studies.init_zoo.config import get_config as config
-
-    return config()
+summary = defaults.summary_from(arm_summary)

@@ -17,12 +17,6 @@ from research.studies.optimizers import surfaces as so
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
 
 
-def get_config():
-    from research.studies.optimizers.config import get_config as config
-
-    return config()
-
-
 def compute(ctx) -> dict:
     results = ctx.train()
     results.update(so.compute(ctx.keys))

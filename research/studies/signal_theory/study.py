@@ -1,22 +1,9 @@
 """The ``signal_theory`` study: mean-field signal propagation in deep random networks at initialization.
 
-Poole et al. 2016 ("Exponential expressivity in deep neural networks through transient chaos") and
-Schoenholz et al. 2017 ("Deep information propagation"). A fully connected net with weights
-``W_ij ~ N(0, sigma_w2 / n_in)`` and biases ``b_i ~ N(0, sigma_b2)`` maps an input ``x`` to
-pre-activations ``h^1 = W^1 x + b^1`` and ``h^{l+1} = W^{l+1} phi(h^l) + b^{l+1}``. As the width grows,
-each layer's pre-activations become Gaussian and two quantities per input (pair) follow deterministic
-maps, with ``Dz`` the standard Gaussian measure:
-
-* the length map  ``q^{l+1} = sigma_w2 * int Dz phi(sqrt(q^l) z)^2 + sigma_b2``,
-  ``q^1 = sigma_w2 * q^0 + sigma_b2`` with ``q^0 = |x|^2 / n_0``; its fixed point is ``q*``;
-* the correlation map ``c^{l+1} = (sigma_w2 * int Dz1 Dz2 phi(u1) phi(u2) + sigma_b2) / q^{l+1}``,
-  ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)`` (both inputs of length ``q``).
-
-Its slope at ``c = 1`` is ``chi1 = sigma_w2 * int Dz phi'(sqrt(q*) z)^2``: ``chi1 < 1`` is the ordered
-phase (nearby inputs converge, ``c* = 1``), ``chi1 > 1`` the chaotic one (they separate and settle at a
-``c* < 1``); ``chi1 = 1`` is the order-to-chaos boundary. Near a fixed point ``c*``,
-``|c^l - c*| ~ exp(-l / xi_c)`` with the depth scale ``xi_c = -1 / ln(chi_c)`` and
-``chi_c = sigma_w2 * int Dz1 Dz2 phi'(u1) phi'(u2)`` at ``(q*, c*)``, which diverges at the boundary.
+Poole et al. 2016 and Schoenholz et al. 2017: the length map, the correlation map, ``chi1`` (the
+order-to-chaos boundary at ``chi1 = 1``), ``chi_c`` and the depth scale ``xi_c`` as
+:mod:`research.lib.meanfield` defines them (its docstring has the equations), beside the same
+quantities measured on wide random nets.
 
 The theory (float64 numpy) uses Gauss-Hermite quadrature (``numpy.polynomial.hermite_e``) and scipy's
 ``brentq``. The measurement (float32 jax) runs, per seed, one random net of ``model.hidden`` widths on
@@ -48,7 +35,7 @@ import math
 import numpy as np
 
 from research.lib import meanfield
-from research.engine import config as config_lib, stats
+from research.engine import config as config_lib, defaults, stats
 from research.engine.claims import claim
 from research.studies.signal_theory import figures as _figures_mod, measure as _measure_mod
 
@@ -241,15 +228,7 @@ def arm_summary(full, results) -> dict:
     return out
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
+summary = defaults.summary_from(arm_summary)
 
 
-def compute(ctx) -> dict:
-    return measure(ctx.full, ctx.keys)
-
-
-def get_config():
-    from research.studies.signal_theory.config import get_config as config
-
-    return config()
+compute = defaults.compute_from(measure)

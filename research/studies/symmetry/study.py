@@ -10,12 +10,6 @@ from research.engine import stats
 from research.engine.claims import arm_value, claim, final
 
 
-def get_config():
-    from research.studies.symmetry.config import get_config as config
-
-    return config()
-
-
 def _with_init(full, init: str) -> str | None:
     return next((n for n in full.arms if arm_value(full, n, "model", "weight_init") == init), None)
 

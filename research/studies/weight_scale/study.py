@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import config as config_lib, stats
+from research.engine import config as config_lib, defaults, stats
 from research.lib import losses, mlp
 from research.engine.claims import claim
 
@@ -176,12 +176,4 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     return [("Accuracy and loss against the weight scale, BN vs no BN", "figures/weight_scale.png")]
 
 
-def summary(full, results) -> dict:
-    return {"arms": arm_summary(full, results)}
-
-
-
-def get_config():
-    from research.studies.weight_scale.config import get_config as config
-
-    return config()
+summary = defaults.summary_from(arm_summary)
