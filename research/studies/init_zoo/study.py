@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
-from research.lib import initializers, lsuv as lsuv_lib, mlp
+from research.lib import lsuv as lsuv_lib, mlp, spectra
 from research.engine.claims import CHANCE, claim
 
 X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
@@ -52,21 +52,7 @@ def depths(full) -> np.ndarray:
     return np.asarray(sorted({2 ** k for k in range(int(math.log2(d)) + 1)} | {d}))
 
 
-def linear_spectra(key, depth: int, width: int, checkpoints, dtype):
-    """Singular values (descending) of the orthogonal and the N(0, 1/n) products at each checkpoint
-    depth: two arrays of shape ``(len(checkpoints), width)``."""
-    out = {}
-    for i, (name, init) in enumerate((("orthogonal", initializers.orthogonal()),
-                                      ("gaussian", initializers.lecun_normal()))):
-        ks = jax.random.split(jax.random.fold_in(key, i), depth)
-        j = jnp.eye(width, dtype=dtype)
-        sv = []
-        for l in range(depth):
-            j = j @ init(ks[l], (width, width), dtype)
-            if l + 1 in checkpoints:
-                sv.append(jnp.linalg.svd(j, compute_uv=False))
-        out[name] = jnp.stack(sv)
-    return out
+linear_spectra = spectra.linear_spectra  # (a)'s maths, in research.lib.spectra
 
 
 def _heldout_stats(params, bn_state, spec, x, lsuv_batch):
