@@ -1,4 +1,4 @@
-"""The gradients study (Glorot & Bengio 2010): its maths, its training loop, and a tiny run through the CLI."""
+"""The gradients study (Glorot & Bengio 2010): its maths, the engine path its sigmoid arms train on, and a tiny run through the CLI."""
 
 import importlib.util
 import math
@@ -11,7 +11,7 @@ import pytest
 from studyrun import ROOT, run_and_check
 
 from research.lib import backprop, initializers, mlp
-from research.engine import config as config_lib, train as train_lib
+from research.engine import config as config_lib, experiment, keys, runner, train as train_lib
 from research.studies.gradients import study as G
 
 IDS = {"gradients.jacobian_singular_values", "gradients.backprop_variance_ratio", "gradients.sigmoid_top_saturation"}
@@ -29,8 +29,8 @@ def _config_module(study):
 def test_tiny_run_reports_its_claims(tmp_path):
     summary = run_and_check(tmp_path, "gradients", [
         "--config.seeds=2", "--config.data.limit_train=100", "--config.model.hidden=(16,16)",
-        "--config.arms.sigmoid_standard.model.hidden=(16,16)", "--config.params.steps=6",
-        "--config.params.measure_every=3", "--config.params.n_examples=32", "--config.params.n_eval=20",
+        "--config.arms.sigmoid_standard.model.hidden=(16,16)", "--config.params.steps=15",
+        "--config.params.measure_every=5", "--config.params.n_examples=32", "--config.params.n_eval=20",
         "--config.eval.hist_seeds=1"], IDS)
     assert set(summary["arms"]) == {"standard", "normalized", "sigmoid_standard"}
     sv = summary["arms"]["normalized"]["mean_singular_value"]
@@ -96,24 +96,37 @@ def test_backpropagated_gradients_lose_n_var_w_per_linear_layer():
     assert float(G.gradient_variance_ratio(deltas)) == pytest.approx(float(jnp.var(a) / jnp.var(b)), rel=1e-12)
 
 
-def test_watch_training_follows_the_same_minibatches_as_program_epoch():
-    """One epoch of watch_training's own scan lands on the parameters Program.epoch reaches."""
+def test_max_steps_and_probe_follow_the_same_minibatches_as_one_step_at_a_time(tmp_path):
+    """The engine path the sigmoid arms train on: train.max_steps ending inside the second epoch
+    (schedule [8, 2] evaluations) and a probe at every evaluation equal a plain loop of single steps
+    over each epoch's minibatch order, measuring the activations after every 2 updates."""
     c = config_lib.defaults()
-    c.study = "gradients"
+    c.seeds = 2
+    c.data.update({"limit_train": 64, "n_val": 50, "n_test": 50})
     c.model.update({"hidden": (6, 5), "activation": "sigmoid", "weight_init": "xavier_uniform"})
-    c.train.update({"optimizer": "sgd", "lr": 0.5, "batch_size": 4, "evals_per_epoch": 1})
+    c.train.update({"optimizer": "sgd", "lr": 0.5, "batch_size": 4, "evals_per_epoch": 8, "epochs": 2,
+                    "max_steps": 20})
     c.train.optimizer_kwargs = {}
+    c.eval.hist_seeds = 0
     c.arms = {"a": {}}
-    arm = config_lib.resolve(config_lib.merged(c), "a")
-    kx, ky, kr = jax.random.split(jax.random.key(4), 3)
-    x, y = jax.random.normal(kx, (20, 3)), jax.random.randint(ky, (20,), 0, 3)
-    prog = train_lib.program(arm, 20, 3, 3)
-    spec, hyper = config_lib.spec(arm, 3, 3), train_lib.hyper(arm)
-    ours, means, stds, losses, acc = G.watch_training(prog, spec, hyper, kr, 10, 5, x, y, x[:7], x, y)
-    theirs, _ = prog.epoch(prog.init(kr, hyper.init_scale, spec), hyper, kr, 0, x, y, x, y)
-    theirs, _ = prog.epoch(theirs, hyper, kr, 1, x, y, x, y)
-    for a, b in zip(jax.tree.leaves(ours.params), jax.tree.leaves(theirs.params)):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    assert means.shape == stds.shape == (3, 2) and losses.shape == (2,)
-    np.testing.assert_allclose(means[0], G.activation_moments(prog.init(kr, hyper.init_scale, spec).params, [],
-                                                              x[:7], spec)[0], rtol=1e-6)
+    full = experiment.resolve(c)
+    ctx = runner.Context(full, config_lib.study_of(full), str(tmp_path), log=lambda *_: None, progress=False)
+    arm, ds = full.arms["a"], ctx.dataset
+    probe = lambda params, bn_state, val_x: jnp.stack(G.activation_moments(params, bn_state, val_x[:7], arm.spec))
+    res = ctx.train(probe=probe)
+    assert res["a/probe"].shape == (2, 10, 2, 2) and res["a/val_acc"].shape == (2, 10)
+    np.testing.assert_array_equal(res["steps"], 2 * np.arange(1, 11))
+
+    prog, hyper = train_lib.program(arm, 64, 784, 10), train_lib.hyper(arm)
+    x, y, vx = (jnp.asarray(ds.train.x, jnp.float32), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x, jnp.float32))
+    for s, key in enumerate(ctx.keys):
+        carry, seen, losses = prog.init(key, hyper.init_scale, arm.spec), [], []
+        for i in range(20):
+            order = jax.random.permutation(jax.random.fold_in(keys.stream(key, "shuffle"), i // 16), 64)
+            idx = order[(i % 16) * 4:(i % 16) * 4 + 4]
+            carry, loss = prog.step(carry, hyper, x[idx], y[idx])
+            losses.append(loss)
+            if i % 2 == 1:
+                seen.append(probe(carry.params, carry.bn_state, vx))
+        np.testing.assert_allclose(res["a/probe"][s], np.stack(seen), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(res["a/train_loss"][s], np.asarray(losses).reshape(10, 2).mean(1), rtol=2e-5)

@@ -42,7 +42,7 @@ def defaults() -> ml_collections.ConfigDict:
                   "weight_init": "he_normal", "weight_init_kwargs": {}, "bias_init": "zeros",
                   "bn_momentum": 0.9, "bn_eps": 1e-5},
         "train": {"optimizer": "momentum", "optimizer_kwargs": {"alpha": 0.9}, "lr": 0.05, "l2": 0.0,
-                  "init_scale": 1.0, "batch_size": 64, "epochs": 5, "evals_per_epoch": 4,
+                  "init_scale": 1.0, "batch_size": 64, "epochs": 5, "max_steps": 0, "evals_per_epoch": 4,
                   "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32", "runs_per_call": 32},
         "eval": {"target_accuracy": 0.9, "hist_seeds": 4, "hist_bins": 60},
         "params": {},  # study-specific keys, declared by the study module's PARAMS
@@ -136,6 +136,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.init_scale": _num(0),
     "train.batch_size": _int(1),
     "train.epochs": _int(1),
+    "train.max_steps": _int(0),
     "train.evals_per_epoch": _int(1),
     "train.loss": _one_of(losses.LOSSES),
     "train.grad": _one_of(GRADS),

@@ -12,6 +12,7 @@ and is never recomputed. The test split is evaluated once per arm the study pick
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import time
@@ -73,11 +74,13 @@ class GroupRunner:
     """Trains one group, checkpointing after every epoch."""
 
     def __init__(self, gid, arm_names, full, dataset, workdir, log=print, arms_to_test=None, start=None,
-                 finish=None):
+                 finish=None, probe=None):
         self.gid, self.arm_names, self.full, self.dataset = gid, arm_names, full, dataset
         # start(arm, carry, keys, data, program) -> (carry, arrays): changes an arm's fresh runs before
         # training (e.g. LSUV); finish(arm, params, bn_state, data) -> arrays measured on the final
         # parameters. Both are recorded as "<arm>/<name>" in the group's results.
+        # probe(params, bn_state, val_x) -> array: measured at every evaluation point, saved as
+        # "<arm>/probe" (runs, evaluations, ...)
         self.start, self.finish = start, finish
         # which arms open the sealed test split, from validation metrics only (Study.arms_to_test)
         self.arms_to_test = arms_to_test or (lambda full, val: set(val))
@@ -87,6 +90,8 @@ class GroupRunner:
         first = self.arms[arm_names[0]]
         n_train, dim = dataset.train.x.shape
         self.program = train_lib.program(first, n_train, dim, dataset.num_classes)
+        if probe is not None:
+            self.program = dataclasses.replace(self.program, probe=probe)
         if (dim, dataset.num_classes) != (full.input_dim, full.num_classes):
             raise ValueError(f"dataset {dataset.name}: {dim} inputs and {dataset.num_classes} classes, the "
                              f"experiment expects {full.input_dim} and {full.num_classes}")
@@ -104,7 +109,10 @@ class GroupRunner:
         self.slice_size = self.per_device * n_dev
         self.n_slices = -(-self.n_runs // self.slice_size)
         self.n_padded = self.n_slices * self.slice_size
-        self.epochs = first.train.epochs
+        # evaluation segments per chunk: whole epochs, the last one partial when train.max_steps stops earlier
+        self.schedule = train_lib.schedule(self.program, first.train.epochs, first.train.max_steps)
+        self.epochs = len(self.schedule)
+        self.n_eval = sum(self.schedule)
         self.dtype = jnp.dtype(first.train.dtype)
         self.compile_seconds = 0.0
         self.train_seconds = 0.0
@@ -112,7 +120,7 @@ class GroupRunner:
 
     @property
     def seed_steps(self) -> int:
-        return self.n_runs * self.program.steps_per_epoch * self.epochs
+        return self.n_runs * self.program.steps_per_eval * self.n_eval
 
     @property
     def results_path(self):
@@ -171,12 +179,16 @@ class GroupRunner:
                 jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
         carry, hyper, rkeys = self._initial(keys, data)
         self.init_hist = self._init_histograms(carry, keys, data[2])
-        n_eval = self.epochs * prog.evals_per_epoch
+        n_eval = self.n_eval
+        trailing = dict(train_lib.METRIC_TRAILING)
+        if prog.probe is not None:
+            one = jax.tree.map(lambda a: a[0], (carry.params, carry.bn_state))
+            trailing["probe"] = jax.eval_shape(prog.probe, *one, data[2]).shape
         # Checkpoints hold host arrays of the group's n_runs rows (no padding, no sharding), so a
         # run resumes on any device count.
         state = {"carry": jax.tree.map(np.asarray, carry), "epoch": np.zeros((), np.int64),
-                 "metrics": {k: np.full((self.n_runs, n_eval, *train_lib.METRIC_TRAILING[k]), np.nan, np.float64)
-                             for k in train_lib.Metrics._fields}}
+                 "metrics": {k: np.full((self.n_runs, n_eval, *shape), np.nan, np.float64)
+                             for k, shape in trailing.items()}}
         self.chunk_seconds = np.full((self.epochs,), np.nan)
 
         ckpt = self.checkpoints.open()
@@ -192,21 +204,26 @@ class GroupRunner:
                 # size leaves cache_group's devices at 1: sized by device count, it would change the
                 # batch shapes, and so the float32 rounding, between 1 and N devices.
                 group = train_lib.cache_group(prog, self.per_device)
-                chunk = train_lib.many(prog.epoch, in_axes=(0, 0, 0, None, None, None, None, None), group=group,
-                                       carry=group is not None, mesh=mesh if mesh.size > 1 else None,
-                                       donate_argnums=0)
                 self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {self.n_slices} slice(s) "
                          f"of {self.slice_size}" + (f", groups of {group}" if group else ""))
                 t0 = time.perf_counter()
-                compiled = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
+                compiled = {}  # by segments per chunk: whole epochs, and a partial last one if any
+                for segments in sorted(set(self.schedule[start_epoch:])):
+                    part = prog if segments == prog.evals_per_epoch else dataclasses.replace(prog, segments=segments)
+                    chunk = train_lib.many(part.epoch, in_axes=(0, 0, 0, None, None, None, None, None), group=group,
+                                           carry=group is not None, mesh=mesh if mesh.size > 1 else None,
+                                           donate_argnums=0)
+                    compiled[segments] = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
                 self.compile_seconds = time.perf_counter() - t0
 
             t0 = time.perf_counter()
             for epoch in range(start_epoch, self.epochs):
-                cols = slice(epoch * prog.evals_per_epoch, (epoch + 1) * prog.evals_per_epoch)
+                segments = self.schedule[epoch]
+                first_col = sum(self.schedule[:epoch])
+                cols = slice(first_col, first_col + segments)
                 t_chunk = time.perf_counter()
                 for i in range(self.n_slices):
-                    carry[i], m = compiled(carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
+                    carry[i], m = compiled[segments](carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
                     lo, hi = i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs)
                     for k in metrics:
                         metrics[k][lo:hi, cols] = np.asarray(getattr(m, k))[: hi - lo]
@@ -215,7 +232,7 @@ class GroupRunner:
                 ckpt.save({"carry": self._host(carry), "metrics": metrics,
                                           "epoch": np.asarray(epoch + 1, np.int64)})
                 if self.progress is not None:
-                    self.progress(self.n_runs * prog.steps_per_epoch)
+                    self.progress(self.n_runs * prog.steps_per_eval * segments)
             self.train_seconds = time.perf_counter() - t0
             results = self._finish(carry, metrics, keys, data)
             files.write_npz(self.results_path, results)
@@ -241,7 +258,7 @@ class GroupRunner:
         prog = self.program
         carry = self._host(carry)
         test_eval = jax.jit(jax.vmap(prog.evaluate, in_axes=(0, 0, None, None)))
-        evals = np.arange(1, self.epochs * prog.evals_per_epoch + 1) * prog.steps_per_eval
+        evals = np.arange(1, self.n_eval + 1) * prog.steps_per_eval
         out = {"steps": evals}
         rows_of = {name: slice(i * self.seeds, (i + 1) * self.seeds) for i, name in enumerate(self.arm_names)}
         # Which arms are reported, decided on validation metrics alone, before the test split is opened.
@@ -262,7 +279,7 @@ class GroupRunner:
             out[f"{name}/diverged_at"] = np.asarray(carry.diverged_at[rows])
             out[f"{name}/unit_spread"] = unit_spread(params)
             # wall time of each epoch's chunk for the whole group, per seed-step (NaN before a resume)
-            out[f"{name}/step_seconds"] = self.chunk_seconds / (self.n_runs * prog.steps_per_epoch)
+            out[f"{name}/step_seconds"] = self.chunk_seconds / (self.n_runs * prog.steps_per_eval * np.asarray(self.schedule))
             for k, v in metrics.items():
                 out[f"{name}/{k}"] = v[rows]
             if self.finish is not None:

@@ -57,26 +57,28 @@ class Context:
             self._dataset = data_lib.load(self.full.data)
         return self._dataset
 
-    def runners(self, arms=None, start=None, finish=None) -> list[GroupRunner]:
+    def runners(self, arms=None, start=None, finish=None, probe=None) -> list[GroupRunner]:
         """One :class:`GroupRunner` per group of ``arms`` (see :meth:`train`); building them checks
         each group's batch against the training split."""
         full, names = self.full, arms
         if isinstance(arms, Mapping):  # arms the study derives (a grid): overrides on the base config
             full, names = self.full.with_arms(arms), list(arms)
         return [GroupRunner(gid, group, full, self.dataset, self.workdir, log=self.log,
-                            arms_to_test=self.study.arms_to_test, start=start, finish=finish)
+                            arms_to_test=self.study.arms_to_test, start=start, finish=finish, probe=probe)
                 for gid, group in groups_of(full, names)]
 
-    def train(self, arms=None, start=None, finish=None) -> dict[str, np.ndarray]:
+    def train(self, arms=None, start=None, finish=None, probe=None) -> dict[str, np.ndarray]:
         """Train ``arms`` x every seed: ``{"<arm>/<metric>": array with the seed axis first}`` and
         ``"steps"``. ``arms``: None (every arm of the config), a list of its arm names, or a dict
         ``{name: {"model": {...}, "train": {...}}}`` of arms derived by the study (validated like the
         config's own). ``start(arm, carry, keys, data, program) -> (carry, arrays)`` changes an arm's
         fresh runs before training; ``finish(arm, params, bn_state, data) -> arrays`` measures the
-        final parameters; their arrays are saved with the results. Resumable, checkpointed, the
+        final parameters; ``probe(params, bn_state, val_x) -> array`` is measured at every evaluation
+        point (``"<arm>/probe"``: seeds, evaluations, ...); their arrays are saved with the results.
+        ``train.max_steps`` stops training before the last whole epoch. Resumable, checkpointed, the
         sealed test split opened after training for the arms the study's ``arms_to_test`` picks,
         progress on a bar."""
-        runners = self.runners(arms, start, finish)
+        runners = self.runners(arms, start, finish, probe)
         bar = None
         if self.progress:
             from tqdm.auto import tqdm

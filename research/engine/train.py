@@ -19,7 +19,7 @@ program are unaffected (vmap keeps them independent).
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +54,8 @@ class Metrics(NamedTuple):
     # 15th/50th/85th percentiles over the validation set of one unit's input to its activation
     # (unit 0 of the last hidden layer, eval mode): Ioffe & Szegedy's Figure 1(b, c)
     unit_q: jax.Array
+    # what the program's probe measures at each evaluation point (None without a probe)
+    probe: jax.Array | None = None
 
 
 METRIC_TRAILING = {"train_loss": (), "val_loss": (), "val_acc": (), "unit_q": (3,)}
@@ -73,6 +75,9 @@ class Program:
     steps_per_eval: int
     evals_per_epoch: int
     dtype: str
+    segments: int = 0   # evaluation segments this chunk runs (0: evals_per_epoch, a whole epoch)
+    # probe(params, bn_state, val_x) -> array, measured at every evaluation point (a study's hook)
+    probe: Any = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -136,8 +141,9 @@ class Program:
     def epoch(self, carry: Carry, hyper: Hyper, key: jax.Array, epoch, train_x, train_y, val_x, val_y):
         """One chunk: a reshuffled pass over the training set, evaluated ``evals_per_epoch`` times."""
         order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), epoch), train_x.shape[0])
-        batches = order[: self.steps_per_epoch * self.batch_size].reshape(
-            self.evals_per_epoch, self.steps_per_eval, self.batch_size)
+        n_segments = self.segments or self.evals_per_epoch  # a last, partial epoch runs fewer
+        batches = order[: n_segments * self.steps_per_eval * self.batch_size].reshape(
+            n_segments, self.steps_per_eval, self.batch_size)
 
         def one_step(c, idx):
             return self.step(c, hyper, train_x[idx], train_y[idx])
@@ -146,9 +152,21 @@ class Program:
             c, step_losses = jax.lax.scan(one_step, c, idx)
             val_loss, val_acc, q = self._evaluate(c.params, c.bn_state, val_x, val_y)
             dead = c.diverged_at >= 0
-            return c, Metrics(jnp.mean(step_losses), jnp.where(dead, jnp.nan, val_loss), val_acc, q)
+            probe = None if self.probe is None else self.probe(c.params, c.bn_state, val_x)
+            return c, Metrics(jnp.mean(step_losses), jnp.where(dead, jnp.nan, val_loss), val_acc, q, probe)
 
         return jax.lax.scan(segment, carry, batches)
+
+
+def schedule(prog: Program, epochs: int, max_steps: int = 0) -> list[int]:
+    """Evaluation segments per epoch chunk: ``epochs`` whole epochs, or fewer when ``max_steps``
+    (> 0) stops training earlier, at the last evaluation point within it (the last chunk then
+    runs part of an epoch, on the same minibatches the whole epoch would begin with)."""
+    total = epochs * prog.evals_per_epoch
+    if max_steps:
+        total = min(total, max_steps // prog.steps_per_eval)
+    full, rest = divmod(total, prog.evals_per_epoch)
+    return [prog.evals_per_epoch] * full + ([rest] if rest else [])
 
 
 def program(arm, n_train: int, input_dim: int, num_classes: int) -> Program:
@@ -160,6 +178,11 @@ def program(arm, n_train: int, input_dim: int, num_classes: int) -> Program:
             f"config.train.batch_size={t.batch_size} is invalid; accepted: at most "
             f"{n_train // t.evals_per_epoch} (the training split has {n_train} examples and "
             f"evals_per_epoch={t.evals_per_epoch} needs that many minibatches per epoch)")
+    steps_per_eval = steps_per_epoch // t.evals_per_epoch
+    if 0 < t.max_steps < steps_per_eval:
+        raise config_lib.ConfigError(
+            f"config.train.max_steps={t.max_steps} is invalid; accepted: 0 (whole epochs) or at least "
+            f"{steps_per_eval} (the steps between two evaluations)")
     return Program(
         spec=config_lib.spec(arm, input_dim, num_classes),
         optimizer=t.optimizer,
@@ -167,7 +190,7 @@ def program(arm, n_train: int, input_dim: int, num_classes: int) -> Program:
         loss=t.loss,
         grad=t.grad,
         batch_size=t.batch_size,
-        steps_per_eval=steps_per_epoch // t.evals_per_epoch,
+        steps_per_eval=steps_per_eval,
         evals_per_epoch=t.evals_per_epoch,
         dtype=t.dtype,
     )

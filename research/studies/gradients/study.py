@@ -21,7 +21,9 @@ Two halves, chosen per arm by its activation:
 * **Training** (every sigmoid arm; the paper's Figure 2, 4 hidden sigmoid layers of 1000, standard
   init): ``params.steps`` minibatch updates of the arm's optimizer, and every
   ``params.measure_every`` updates the mean and standard deviation of each hidden layer's
-  activations on ``params.n_eval`` fixed validation inputs. The paper: the top hidden layer is pushed
+  activations on ``params.n_eval`` fixed validation inputs. The engine trains it (``ctx.train``:
+  ``train.max_steps`` ends it inside the first epoch, an evaluation every ``measure_every`` updates,
+  the moments as its probe; checkpointed, resumable). The paper: the top hidden layer is pushed
   to its lower saturation 0 very early, the others stay at or above 0.5.
 
 The inits: "standard" is U[-1/sqrt(n), 1/sqrt(n)] with n = fan_in (variance 1/(3n)), written in this
@@ -36,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from research.lib import backprop, mlp, spectra
-from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats, train as train_lib
+from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
 from research.engine.claims import claim
 
 PARAMS = {
@@ -121,59 +123,67 @@ def activation_moments(params, bn_state, x, spec):
     return jnp.stack([jnp.mean(h) for h in trace.post]), jnp.stack([jnp.std(h) for h in trace.post])
 
 
-def watch_training(prog: train_lib.Program, arm_spec, hyper, key, steps: int, every: int, train_x, train_y,
-                   eval_x, val_x, val_y):
-    """One run of ``steps`` updates (epochs reshuffled as :meth:`Program.epoch` does), measuring the
-    hidden activations on ``eval_x`` at step 0 and after every ``every`` updates. Returns the final
-    Carry, the (chunks + 1, layers) means and stds, the mean training loss per chunk and the
-    validation accuracy at the end."""
-    n, batch = train_x.shape[0], prog.batch_size
-    per_epoch = n // batch
-
-    def one_step(c, i):
-        order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), i // per_epoch), n)
-        idx = jax.lax.dynamic_slice(order, ((i % per_epoch) * batch,), (batch,))
-        return prog.step(c, hyper, train_x[idx], train_y[idx])
-
-    def chunk(c, j):
-        c, losses = jax.lax.scan(one_step, c, j * every + jnp.arange(every))
-        return c, (*activation_moments(c.params, c.bn_state, eval_x, prog.spec), jnp.mean(losses))
-
-    carry = prog.init(key, hyper.init_scale, arm_spec)
-    mean0, std0 = activation_moments(carry.params, carry.bn_state, eval_x, prog.spec)
-    carry, (means, stds, losses) = jax.lax.scan(chunk, carry, jnp.arange(steps // every))
-    _, val_acc = prog.evaluate(carry.params, carry.bn_state, val_x, val_y)
-    return carry, jnp.concatenate([mean0[None], means]), jnp.concatenate([std0[None], stds]), losses, val_acc
+TRAINS = True  # the sigmoid arms train through ctx.train: their programs are checked before anything is written
 
 
-def _train(full, arm, ds, keys) -> dict[str, np.ndarray]:
-    p = full.params
-    prog = train_lib.program(arm, ds.train.x.shape[0], ds.train.x.shape[1], ds.num_classes)
-    arm_spec = arm.spec
-    hyper = train_lib.hyper(arm)
-    dtype = jnp.dtype(arm.train.dtype)
-    data = (jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y), jnp.asarray(ds.val.x[: p.n_eval], dtype),
-            jnp.asarray(ds.val.x, dtype), jnp.asarray(ds.val.y))
+def _training_arm(full, name, n_train: int) -> dict:
+    """The sigmoid arm as the engine trains it: ``params.steps`` updates (``train.max_steps``), an
+    evaluation every ``params.measure_every`` updates (``evals_per_epoch``), enough epochs."""
+    p, arm = full.params, full.arms[name]
+    per_epoch = n_train // arm.train.batch_size
     every = min(p.measure_every, p.steps)
-    run = lambda k: watch_training(prog, arm_spec, hyper, k, p.steps, every, *data)
-    carry, means, stds, losses, val_acc = jax.jit(jax.vmap(run))(keys)
-    return {"train_act_mean": np.asarray(means), "train_act_std": np.asarray(stds),
-            "train_loss": np.asarray(losses), "val_acc": np.asarray(val_acc),
-            "diverged_at": np.asarray(carry.diverged_at), "steps": every * np.arange(p.steps // every + 1)}
+    if per_epoch % every:
+        raise config_lib.ConfigError(
+            f"config.params.measure_every={p.measure_every} is invalid; accepted: a divisor of the "
+            f"{per_epoch} updates per epoch (training split {n_train}, batch {arm.train.batch_size})")
+    overrides = arm.overrides_dict()
+    overrides["train"] = dict(overrides.get("train", {}), evals_per_epoch=per_epoch // every,
+                              epochs=-(-p.steps // per_epoch), max_steps=p.steps - p.steps % every)
+    return overrides
+
+
+def compute(ctx) -> dict[str, np.ndarray]:
+    """At init for the tanh arms; the sigmoid arms trained through the engine for ``params.steps``
+    updates, their hidden activations measured on ``params.n_eval`` validation inputs at the start
+    (the start hook) and after every ``params.measure_every`` updates (the probe)."""
+    full, ds = ctx.full, ctx.dataset
+    out = {}
+    trained = [n for n in full.arms if _is_trained(full.arms[n])]
+    for name in full.arms:
+        if name not in trained:
+            res = _measure_at_init(full, full.arms[name], ds, ctx.keys)
+            out.update({f"{name}/{k}": v for k, v in res.items()})
+    if not trained:
+        return out
+    n_eval = full.params.n_eval
+
+    def moments(params, bn_state, val_x, spec):
+        return jnp.stack(activation_moments(params, bn_state, val_x[:n_eval], spec))  # (2, layers)
+
+    def start(name, carry, keys, data, prog):
+        at_init = jax.jit(jax.vmap(lambda p, b: moments(p, b, data[2], prog.spec)))(carry.params, carry.bn_state)
+        return carry, {"moments_at_init": np.asarray(at_init)}
+
+    arms = {name: _training_arm(full, name, ds.train.x.shape[0]) for name in trained}
+    res = {}
+    for name in trained:  # one call per arm: the probe reads the arm's own network
+        spec = full.arms[name].spec
+        res.update(ctx.train({name: arms[name]}, start=start,
+                             probe=lambda params, bn_state, val_x, spec=spec: moments(params, bn_state, val_x, spec)))
+    for name in trained:
+        both = np.concatenate([res[f"{name}/moments_at_init"][:, None], res[f"{name}/probe"]], axis=1)
+        out[f"{name}/train_act_mean"], out[f"{name}/train_act_std"] = both[:, :, 0], both[:, :, 1]
+        out[f"{name}/train_loss"] = res[f"{name}/train_loss"]
+        out[f"{name}/val_acc"] = res[f"{name}/val_acc"][:, -1]
+        out[f"{name}/diverged_at"] = res[f"{name}/diverged_at"]
+        out[f"{name}/steps"] = np.concatenate([[0], res["steps"]])
+    return out
 
 
 def _is_trained(arm) -> bool:
     return arm.model.activation == "sigmoid"
 
 
-def measure(full, keys) -> dict[str, np.ndarray]:
-    ds = data_lib.load(full.data)
-    out = {}
-    for name in full.arms:
-        arm = full.arms[name]
-        res = _train(full, arm, ds, keys) if _is_trained(arm) else _measure_at_init(full, arm, ds, keys)
-        out.update({f"{name}/{k}": v for k, v in res.items()})
-    return out
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -328,5 +338,3 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
 
 summary = defaults.summary_from(arm_summary)
 
-
-compute = defaults.compute_from(measure)
