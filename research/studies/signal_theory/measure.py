@@ -22,6 +22,11 @@ from research.lib.meanfield import (chi1, chi_c, correlation_fixed_point, correl
 from research.engine import stats
 
 
+# This study's own draws from a seed's run key, named once (it builds its random nets by hand, so
+# it does not use research.engine.keys' init/shuffle streams): weights, biases and the input
+# directions, and within the directions key the rows and the tangents. Fixed: they are the numbers.
+DRAWS = {"weights": 0, "biases": 1, "directions": 2, "rows": 0, "tangents": 1}
+
 def _layout(p) -> dict:
     """Row counts of the three input families (the same for every arm)."""
     n_len = len(p.length_sigma_w2) * len(p.input_q0) * p.inputs_per_group
@@ -57,14 +62,15 @@ def _directions(key, p, n0: int):
     correlation exactly ``c0``."""
     lay = _layout(p)
     single = lay["len"] + lay["tan"]
-    e = _unit_rows(jax.random.normal(jax.random.fold_in(key, 0), (single + 2 * lay["pair"], n0), jnp.float32))
+    e = _unit_rows(jax.random.normal(jax.random.fold_in(key, DRAWS["rows"]), (single + 2 * lay["pair"], n0),
+                                     jnp.float32))
     e1, e2 = e[single:single + lay["pair"]], e[single + lay["pair"]:]
     e2 = _unit_rows(e2 - jnp.sum(e2 * e1, axis=1, keepdims=True) * e1)
     c0 = jnp.asarray(np.tile(np.repeat(np.asarray(p.corr_c0, np.float32), p.pair_replicates),
                              len(p.corr_sigma_w2)))[:, None]
     second = c0 * e1 + jnp.sqrt(1.0 - c0 * c0) * e2
     rows = jnp.concatenate([e[:single], e1, second])
-    tangents = _unit_rows(jax.random.normal(jax.random.fold_in(key, 1), (lay["tan"], n0), jnp.float32))
+    tangents = _unit_rows(jax.random.normal(jax.random.fold_in(key, DRAWS["tangents"]), (lay["tan"], n0), jnp.float32))
     return rows, tangents
 
 
@@ -77,8 +83,8 @@ def _measure_seed(key, p, sizes: tuple[int, ...], arms: list[tuple[str, dict]]):
     """
     lay = _layout(p)
     n0 = sizes[0]
-    dirs, tans = _directions(jax.random.fold_in(key, 2), p, n0)
-    k_w, k_b = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+    dirs, tans = _directions(jax.random.fold_in(key, DRAWS["directions"]), p, n0)
+    k_w, k_b = jax.random.fold_in(key, DRAWS["weights"]), jax.random.fold_in(key, DRAWS["biases"])
     tan_src = lay["len"] + np.arange(lay["tan"])  # tangent i rides on tangent-carrying row i
     pair0 = lay["len"] + lay["tan"] + np.arange(lay["pair"])
     pair1 = pair0 + lay["pair"]
