@@ -333,11 +333,10 @@ def test_batchnorm_faster_still_counts_a_diverged_seed_by_its_frozen_curve():
     assert _claims("batchnorm", _full("batchnorm"), res)["batchnorm.faster"].measured == (8 + 3 + 3 + 3) / 4
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "bug (batchnorm/study.py:46 and :60): paired differences subtract final() arrays that each drop "
-    "their own diverged seeds; one diverged seed in one arm only gives shapes (3,) vs (4,) and a crash"))
 @pytest.mark.parametrize("arm", ["bn", "bn_lr_x5"])
 def test_batchnorm_diverged_seed_in_one_arm_only_is_paired_not_a_crash(arm):
+    """claims.final keeps the seed axis (NaN where a seed diverged): paired differences pair seed s
+    with seed s. Before, each arm dropped its own diverged seeds and shapes (3,) vs (4,) crashed."""
     res = _bn_results(**{arm: _bn_arm(arm, [_curve(0, final=0.75)] + [_curve(0)] * 3, (0,), seconds=1.5)})
     got = _claims("batchnorm", _full("batchnorm"), res)
     key = "batchnorm.final_accuracy" if arm == "bn" else "batchnorm.higher_lr"
@@ -345,13 +344,11 @@ def test_batchnorm_diverged_seed_in_one_arm_only_is_paired_not_a_crash(arm):
     assert got["batchnorm.higher_lr"].holds is (arm == "bn")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (batchnorm/study.py:46, likewise :60): final(bn) - final(plain) pairs the i-th surviving seed of one arm with the "
-    "i-th of the other; with different seeds diverged (or 2 seeds, where (1,) broadcasts against (2,)) "
-    "the difference is silently mispaired"))
 @pytest.mark.parametrize("seeds,bn_div,plain_div", [(4, (0,), (1,)), (2, (0,), ())],
                          ids=["different_seeds_diverged", "two_seeds_broadcast"])
 def test_batchnorm_final_accuracy_pairs_seeds_alive_in_both_arms(seeds, bn_div, plain_div):
+    """Only seeds alive in both arms enter the paired difference, each against its own partner
+    (before: the i-th survivor of one arm against the i-th of the other, or a broadcast)."""
     bn_finals = [0.875] * (seeds - 1) + [1.0]
     plain_finals = [0.75] + [0.875] * (seeds - 1)
     bn = _bn_arm("bn", [_curve(0, f) for f in bn_finals], bn_div, seconds=1.5, seeds=seeds)

@@ -236,13 +236,13 @@ def test_fashion_mnist_dir_asks_dpkg(tmp_path, monkeypatch):
     (bin_dir / "dpkg").write_text(f"#!/bin/sh\ncat <<'EOF'\n{listing}\nEOF\n")
     (bin_dir / "dpkg").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(data, "FASHION_MNIST_DIR", str(tmp_path / "not-there"))
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_DIR", str(tmp_path / "not-there"))
     assert data.fashion_mnist_dir() == str(tmp_path / "share" / "fm")
 
 
 def test_fashion_mnist_dir_not_installed(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_MNIST_PACKAGE", "dataset-no-such-package-for-tests")
-    monkeypatch.setattr(data, "FASHION_MNIST_DIR", str(tmp_path / "not-there"))
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_PACKAGE", "dataset-no-such-package-for-tests")
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_DIR", str(tmp_path / "not-there"))
     with pytest.raises(DataError, match=re.escape("install it with `apt-get install dataset-no-such-package-for-tests`")):
         data.fashion_mnist_dir()
 

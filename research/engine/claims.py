@@ -43,9 +43,12 @@ def arm_value(full, name: str, section: str, key: str):
 
 
 def final(results, name):
-    """Per non-diverged seed: the last validation accuracy."""
+    """Per seed, in seed order: the last validation accuracy, NaN where the seed diverged. Seed ``s``
+    of one arm pairs with seed ``s`` of another (same key), so ``final(a) - final(b)`` is a paired
+    difference, NaN where either diverged; :func:`research.engine.stats.mean_ci` counts finite
+    values only."""
     alive = results[f"{name}/diverged_at"] < 0
-    return results[f"{name}/val_acc"][alive, -1]
+    return np.where(alive, results[f"{name}/val_acc"][:, -1], np.nan)
 
 
 def first_reach(results, name, target):

@@ -37,7 +37,7 @@ import numpy as np
 
 from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
 from research.lib import mlp
-from research.engine.claims import CHANCE, claim
+from research.engine.claims import CHANCE, claim, final
 
 PARAMS = {
     "n_examples": (500, config_lib.integer(1)),  # training inputs for the variance measurement at init
@@ -107,10 +107,6 @@ def _alive(results, name):
     return results[f"{name}/diverged_at"] < 0
 
 
-def _final_acc(results, name):
-    return results[f"{name}/val_acc"][_alive(results, name), -1]
-
-
 def _ratio(results, name):
     return results[f"{name}/log2_ratio"][:, -1]
 
@@ -131,7 +127,7 @@ def claims(full, results) -> list[dict]:
                               f"a {2 ** TOL_PER_LAYER - 1:.1%} variance factor)",
                          f"{SOURCE}, eq. (10)", s, theory - tol <= s["ci_low"] and s["ci_high"] <= theory + tol))
     if XAVIER in full.arms and HE in full.arms:
-        he, xa = stats.mean_ci(_final_acc(results, HE)), stats.mean_ci(_final_acc(results, XAVIER))
+        he, xa = stats.mean_ci(final(results, HE)), stats.mean_ci(final(results, XAVIER))
         budget = int(results[f"{HE}/steps"][-1])
         out.append(claim("deep_relu.he_learns",
                          f"after the same budget ({budget} updates) the He-initialized net learns (final validation "
@@ -147,7 +143,7 @@ def arm_summary(full, results) -> dict:
     for name in full.arms:
         alive = _alive(results, name)
         out[name] = {"log2_var_ratio_last_first": stats.mean_ci(_ratio(results, name)),
-                     "final_val_acc": stats.mean_ci(_final_acc(results, name)),
+                     "final_val_acc": stats.mean_ci(final(results, name)),
                      "final_train_loss": stats.mean_ci(results[f"{name}/train_loss"][alive, -1]),
                      "n_seeds": int(alive.size), "n_diverged": int((~alive).sum())}
     return out

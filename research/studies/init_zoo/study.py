@@ -27,7 +27,7 @@ import numpy as np
 
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import lsuv as lsuv_lib, mlp, spectra
-from research.engine.claims import CHANCE, claim
+from research.engine.claims import CHANCE, claim, final
 
 X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
 
@@ -137,11 +137,6 @@ def _median_sigma(sv):
     return np.median(sv[:, -1], axis=1)
 
 
-def _final(results, name):
-    alive = results[f"{name}/diverged_at"] < 0
-    return np.where(alive, results[f"{name}/val_acc"][:, -1], np.nan)
-
-
 def _weight_init(full, name):
     return full.arms[name].model.weight_init
 
@@ -179,9 +174,9 @@ def claims(full, results) -> list[dict]:
     sparse = [n for n in full.arms if _weight_init(full, n) == "sparse"]
     dense = [n for n in full.arms if _weight_init(full, n) != "sparse"]
     if sparse and dense:
-        best = max(dense, key=lambda n: np.nanmean(_final(results, n)) if np.isfinite(_final(results, n)).any()
+        best = max(dense, key=lambda n: np.nanmean(final(results, n)) if np.isfinite(final(results, n)).any()
                    else -np.inf)
-        s = stats.mean_ci(_final(results, sparse[0]) - _final(results, best))
+        s = stats.mean_ci(final(results, sparse[0]) - final(results, best))
         out.append(claim(
             "init_zoo.sparse_trains",
             f"sparse init (Martens 2010) trains as well as the dense schemes: its final validation accuracy is within "
@@ -214,7 +209,7 @@ def arm_summary(full, results) -> dict:
                 median_sigma=stats.mean_ci(_median_sigma(sv)))
     for name in full.arms:
         alive = results[f"{name}/diverged_at"] < 0
-        out[name] = _row(alive.size, int((~alive).sum()), final_val_acc=stats.mean_ci(_final(results, name)))
+        out[name] = _row(alive.size, int((~alive).sum()), final_val_acc=stats.mean_ci(final(results, name)))
         if name.startswith(LSUV_PREFIX):
             it = results[f"{name}/lsuv_iterations"]
             for l in range(it.shape[1]):
