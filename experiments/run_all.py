@@ -33,7 +33,7 @@ def study_configs() -> dict:
 
 def run_all(configs: dict, workdir: str, progress: bool = True) -> str:
     """Run ``{name: ConfigDict}`` into ``workdir/<name>`` and write ``workdir/index.md``; returns its text."""
-    from research.engine import files, runner, stats
+    from research.engine import files, report, runner, stats
 
     rows = []
     for name, config in configs.items():
@@ -47,11 +47,11 @@ def run_all(configs: dict, workdir: str, progress: bool = True) -> str:
         for c in summary.get("claims", []):
             rows.append((name, c))
     lines = ["# All studies: claims and verdicts", "",
-             "| study | claim | measured (95% CI) | holds |", "| --- | --- | --- | --- |"]
+             "| study | claim | measured (95% CI) | n (diverged) | holds |", "| --- | --- | --- | --- | --- |"]
     for name, c in rows:
         s = {k: float("nan") if c[k] is None else c[k] for k in ("measured", "ci_low", "ci_high")}
         measured = stats.fmt({"mean": s["measured"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]})
-        lines.append(f"| [{name}]({name}/report.md) | `{c['id']}`: {c['claim']} | {measured} | "
+        lines.append(f"| [{name}]({name}/report.md) | `{c['id']}`: {c['claim']} | {measured} | {report.n_of(c)} | "
                      f"{'yes' if c['holds'] else '**no**'} |")
     held = sum(c["holds"] for _, c in rows)
     lines += ["", f"{held} of {len(rows)} claims hold. A claim that does not hold is a measurement "

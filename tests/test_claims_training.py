@@ -341,7 +341,17 @@ def test_batchnorm_diverged_seed_in_one_arm_only_is_paired_not_a_crash(arm):
     got = _claims("batchnorm", _full("batchnorm"), res)
     key = "batchnorm.final_accuracy" if arm == "bn" else "batchnorm.higher_lr"
     assert got[key].measured == 0.0  # seeds 1-3, alive in both arms
+    assert (got[key].n, got[key].n_diverged) == (3, 1)  # the claim shows n and diverged
     assert got["batchnorm.higher_lr"].holds is (arm == "bn")
+
+
+def test_diverged_counts_a_seed_once_over_the_arms_and_extra_axes():
+    from research.engine.claims import diverged
+
+    res = {"a/diverged_at": np.array([-1, 3, -1, -1]), "b/diverged_at": np.array([-1, 5, 2, -1]),
+           "g/diverged_at": np.array([[-1, -1], [-1, 7], [-1, -1], [-1, -1]])}  # (seeds, scales)
+    assert diverged(res, "a") == 1 and diverged(res, "a", "b") == 2 and diverged(res, "g") == 1
+    assert diverged(res) == 0
 
 
 @pytest.mark.parametrize("seeds,bn_div,plain_div", [(4, (0,), (1,)), (2, (0,), ())],

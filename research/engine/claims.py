@@ -27,14 +27,27 @@ class Claim:
     ci_low: float
     ci_high: float
     holds: bool
+    n: int = 0           # values the interval is over (seeds, or seed pairs alive in both arms)
+    n_diverged: int = 0  # seeds of the arms the claim reads that diverged in training
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def claim(id_: str, text: str, source: str, summary: dict, holds: bool) -> Claim:
+def claim(id_: str, text: str, source: str, summary: dict, holds: bool, n_diverged: int = 0) -> Claim:
+    """A Claim from a :func:`research.engine.stats.mean_ci` summary (its ``n`` is recorded)."""
     return Claim(id=id_, claim=text, source=source, measured=summary["mean"], ci_low=summary["ci_low"],
-                 ci_high=summary["ci_high"], holds=bool(holds))
+                 ci_high=summary["ci_high"], holds=bool(holds), n=int(summary.get("n", 0)),
+                 n_diverged=int(n_diverged))
+
+
+def diverged(results, *names) -> int:
+    """Seed indices at which any of the arms ``names`` diverged (a seed counts once)."""
+    flags = [np.asarray(results[f"{n}/diverged_at"]) >= 0 for n in names]
+    if not flags:
+        return 0
+    per_seed = [f.reshape(f.shape[0], -1).any(axis=1) for f in flags]
+    return int(np.logical_or.reduce(per_seed).sum())
 
 
 def arm_value(full, name: str, section: str, key: str):

@@ -17,6 +17,11 @@ from research.engine import config as config_lib, defaults, experiment, files, s
 summarize = defaults.summary  # the default study's summary, kept under its old name
 
 
+def n_of(c: dict) -> str:
+    """'16 (0)': the values a claim's interval is over and the seeds that diverged."""
+    return f"{c.get('n', '?')} ({c.get('n_diverged', '?')})"
+
+
 def _row(cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -27,12 +32,12 @@ def _markdown(full, summary, figures, meta) -> str:
         lines += [f"{len(full.arms)} arms x {full.seeds} seeds on `{full.data.name}`; wall time "
                   f"{meta.get('wall_seconds', float('nan')):.0f} s on {len(meta.get('devices', []))} device(s).", ""]
     if summary["claims"]:
-        lines += ["## Claims", "", _row(["claim", "source", "measured (95% CI)", "holds"]),
-                  _row(["---"] * 4)]
+        lines += ["## Claims", "", _row(["claim", "source", "measured (95% CI)", "n (diverged)", "holds"]),
+                  _row(["---"] * 5)]
         for c in summary["claims"]:
             s = {"mean": c["measured"], "ci_low": c["ci_low"], "ci_high": c["ci_high"]}
             s = {k: (float("nan") if v is None else v) for k, v in s.items()}
-            lines.append(_row([f"`{c['id']}`: {c['claim']}", c["source"], stats.fmt(s),
+            lines.append(_row([f"`{c['id']}`: {c['claim']}", c["source"], stats.fmt(s), n_of(c),
                                "yes" if c["holds"] else "**no**"]))
         lines.append("")
     if "target_accuracy" not in summary:

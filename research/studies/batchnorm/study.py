@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import arm_value, claim, final, first_reach
+from research.engine.claims import arm_value, claim, diverged, final, first_reach
 
 
 def _by_model(full, batchnorm: bool) -> list[str]:
@@ -36,10 +36,12 @@ def claims(full, results) -> list:
     s_bn = np.nan_to_num(first_reach(results, bn, target), nan=never)
     faster = stats.mean_ci(s_plain / s_bn)
     out = [claim("batchnorm.faster", f"BN reaches {target:.0%} validation accuracy in fewer steps (ratio of steps, "
-                 "no BN / BN, paired by seed; > 1 means BN is faster)", src, faster, faster["ci_low"] > 1)]
+                 "no BN / BN, paired by seed; > 1 means BN is faster)", src, faster, faster["ci_low"] > 1,
+                 diverged(results, plain, bn))]
     diff = stats.mean_ci(final(results, bn) - final(results, plain))
     out.append(claim("batchnorm.final_accuracy", "final validation accuracy with BN is at least that without "
-                     "(difference BN - no BN, paired by seed)", src, diff, diff["ci_high"] >= 0))
+                     "(difference BN - no BN, paired by seed)", src, diff, diff["ci_high"] >= 0,
+                     diverged(results, plain, bn)))
 
     def drift(name):  # spread over training of the 15/50/85th percentiles, averaged over the three
         q = results[f"{name}/unit_q"]  # (seeds, evals, 3)
@@ -48,17 +50,18 @@ def claims(full, results) -> list:
     ratio = stats.mean_ci(drift(plain) / drift(bn))
     out.append(claim("batchnorm.stable_inputs", "a last-hidden-layer unit's input distribution drifts less during "
                      "training with BN (drift of its 15/50/85th percentiles, no BN / BN; > 1 means BN is steadier)",
-                     src, ratio, ratio["ci_low"] > 1))
+                     src, ratio, ratio["ci_low"] > 1, diverged(results, plain, bn)))
     if bn_fast != bn:
         k = _lr(full, bn_fast) / _lr(full, plain)
         gap = stats.mean_ci(final(results, bn_fast) - final(results, plain))
-        diverged = int((results[f"{bn_fast}/diverged_at"] >= 0).sum())
+        n_fast = diverged(results, bn_fast)
         out.append(claim("batchnorm.higher_lr", f"BN trains at a {k:g}x larger learning rate, no worse than no BN at "
-                         f"the base rate (final accuracy difference; {diverged} seeds diverged)", src, gap,
-                         gap["ci_high"] >= 0 and diverged == 0))
+                         f"the base rate (final accuracy difference; {n_fast} seeds diverged)", src, gap,
+                         gap["ci_high"] >= 0 and n_fast == 0, diverged(results, plain, bn_fast)))
     cost = stats.mean_ci(results[f"{bn}/step_seconds"] / results[f"{plain}/step_seconds"])
     out.append(claim("batchnorm.step_cost", "a BN step costs more than a plain one (time ratio per seed-step, "
-                     "BN / no BN, per epoch in the same run)", "note 003", cost, cost["ci_low"] > 1))
+                     "BN / no BN, per epoch in the same run)", "note 003", cost, cost["ci_low"] > 1,
+                     diverged(results, plain, bn)))
     return out
 
 

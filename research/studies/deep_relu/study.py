@@ -37,7 +37,7 @@ import numpy as np
 
 from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
 from research.lib import mlp
-from research.engine.claims import CHANCE, claim, final
+from research.engine.claims import CHANCE, claim, diverged, final
 
 PARAMS = {
     "n_examples": (500, config_lib.integer(1)),  # training inputs for the variance measurement at init
@@ -134,7 +134,8 @@ def claims(full, results) -> list[dict]:
                          f"accuracy CI above 0.5) while the \"Xavier\" one stays near chance (CI below "
                          f"{2 * CHANCE:.1f}); measured: He; \"Xavier\": {stats.fmt(xa)}"
                          " (MLP on MNIST 5k; the paper: a conv net on ImageNet)",
-                         f"{SOURCE}, Figure 3", he, he["ci_low"] > 0.5 and xa["ci_high"] < 2 * CHANCE))
+                         f"{SOURCE}, Figure 3", he, he["ci_low"] > 0.5 and xa["ci_high"] < 2 * CHANCE,
+                         diverged(results, HE, XAVIER)))
     return out
 
 

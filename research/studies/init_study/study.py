@@ -7,7 +7,7 @@ Trains every arm through the engine (the default compute); its claims: zero init
 from __future__ import annotations
 
 from research.engine import stats
-from research.engine.claims import arm_value, claim, final
+from research.engine.claims import arm_value, claim, diverged, final
 
 
 def _arm(full, activation: str, init: str) -> str | None:
@@ -30,12 +30,13 @@ def claims(full, results) -> list:
             if name:
                 s = stats.mean_ci(final(results, name))
                 out.append(claim(f"init_study.{act}.{suffix}", f"{text}: final validation accuracy below 0.2",
-                                 source, s, s["ci_high"] < 0.2))
+                                 source, s, s["ci_high"] < 0.2, diverged(results, name)))
         scaled = [n for n in (_arm(full, act, i) for i in ("lecun_normal", "xavier_normal", "he_normal")) if n]
         if scaled:
             worst = min((stats.mean_ci(final(results, n)) for n in scaled), key=lambda s: s["mean"])
+            n_div = diverged(results, *scaled)
             out.append(claim(f"init_study.{act}.scaled_inits_train",
                              f"variance-scaled inits (lecun, xavier, he) train the {act} net: the worst of them "
                              f"reaches final validation accuracy >= 0.8",
-                             "notes 002, 004", worst, worst["ci_low"] >= 0.8))
+                             "notes 002, 004", worst, worst["ci_low"] >= 0.8, n_div))
     return out

@@ -27,7 +27,7 @@ import numpy as np
 
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import lsuv as lsuv_lib, mlp, spectra
-from research.engine.claims import CHANCE, claim, final
+from research.engine.claims import CHANCE, claim, diverged, final
 
 X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
 
@@ -182,7 +182,7 @@ def claims(full, results) -> list[dict]:
             f"sparse init (Martens 2010) trains as well as the dense schemes: its final validation accuracy is within "
             f"{SPARSE_MARGIN:g} of the best dense arm's ({best}); measured: {sparse[0]} - {best}, paired by seed; holds "
             f"if the interval's lower end is >= -{SPARSE_MARGIN:g} (chance is {CHANCE:g})", "Martens 2010", s,
-            s["ci_low"] >= -SPARSE_MARGIN))
+            s["ci_low"] >= -SPARSE_MARGIN, diverged(results, sparse[0], best)))
     return out
 
 

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import arm_value, claim
+from research.engine.claims import arm_value, claim, diverged
 from research.studies.optimizers import surfaces as so
 
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
@@ -53,7 +53,7 @@ def claims(full, results) -> list:
         out.append(claim("optimizers.momentum_beats_sgd_mnist",
                          f"on MNIST momentum ends a fixed budget at a lower training loss than SGD, each at its best "
                          f"validation rate ({best['momentum']} vs {best['sgd']}; loss difference SGD - momentum)",
-                         "note 003", gap, gap["ci_low"] > 0))
+                         "note 003", gap, gap["ci_low"] > 0, diverged(results, best["sgd"], best["momentum"])))
     return out
 
 

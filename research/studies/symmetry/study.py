@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from research.engine import stats
-from research.engine.claims import arm_value, claim, final
+from research.engine.claims import arm_value, claim, diverged, final
 
 
 def _with_init(full, init: str) -> str | None:
@@ -26,17 +26,17 @@ def claims(full, results) -> list:
         out.append(claim(f"symmetry.{label}.identical_units",
                          f"{init} init: after training every hidden unit of a layer has the same incoming weights "
                          f"(max pairwise difference exactly 0 in every seed and layer)", "notes 000-002", s,
-                         bool(np.all(spread == 0))))
+                         bool(np.all(spread == 0)), diverged(results, name)))
         if init == "zeros":
             acc = stats.mean_ci(final(results, name))
             out.append(claim("symmetry.zero.accuracy",
                              "zero init learns next to nothing: final validation accuracy below 0.3 (chance 0.1)",
-                             "notes 000-002", acc, acc["ci_high"] < 0.3))
+                             "notes 000-002", acc, acc["ci_high"] < 0.3, diverged(results, name)))
     name = _with_init(full, "small_random")
     if name:
         spread = results[f"{name}/unit_spread"].min(axis=1)  # per seed, most uniform layer
         s = stats.mean_ci(spread)
         out.append(claim("symmetry.small_random.distinct_units",
                          "0.01*randn init breaks the symmetry: units differ in every layer and seed",
-                         "notes 000, 001", s, bool(np.all(spread > 0))))
+                         "notes 000, 001", s, bool(np.all(spread > 0)), diverged(results, name)))
     return out

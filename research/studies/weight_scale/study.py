@@ -20,7 +20,7 @@ import numpy as np
 
 from research.engine import config as config_lib, defaults, stats
 from research.lib import losses, mlp
-from research.engine.claims import claim
+from research.engine.claims import claim, diverged
 
 PARAMS = {
     "n_scales": (20, config_lib.integer(2)),
@@ -125,7 +125,7 @@ def claims(full, results) -> list[dict]:
                   f"accuracy ({_threshold(full, results):.3f}) with BN ({counts[bn]['mean']:.1f} of {n_sc}) than "
                   f"without ({counts[plain]['mean']:.1f}); measured: count with BN - count without, paired by seed; "
                   f"holds if the interval is above 0", "CS231n assignment 2, BatchNormalization.ipynb; Ioffe & "
-                  "Szegedy 2015", s, s["ci_low"] > 0)]
+                  "Szegedy 2015", s, s["ci_low"] > 0, diverged(results, bn, plain))]
 
 
 def arm_summary(full, results) -> dict:
