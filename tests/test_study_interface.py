@@ -235,6 +235,7 @@ print(json.dumps({{"x64_after": bool(jax.config.jax_enable_x64),
 '''
 
 
+@pytest.mark.slow  # two fresh processes (~30 s); .ci/run runs the slow marker too
 def test_float64_is_scoped_to_the_study_that_asks_for_it(tmp_path):
     """run_all runs gradcheck (X64) before init_study: init_study's arrays equal a standalone run's,
     bitwise, and float64 is off again afterwards. Fresh processes: the test suite itself has x64 on."""

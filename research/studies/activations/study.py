@@ -51,7 +51,7 @@ def _find(full, activation, init, **required):
     return None
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     out = []
     src = "note 004; CS231n neural-networks-2"
     name = _find(full, "tanh", "small_random")

@@ -111,7 +111,7 @@ def _ratio(results, name):
     return results[f"{name}/log2_ratio"][:, -1]
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     out = []
     for name, n_var, cid, label in ((XAVIER, 1.0, "deep_relu.variance_ratio_xavier", "Var[w] = 1/n (\"Xavier\")"),
                                     (HE, 2.0, "deep_relu.variance_ratio_he", "Var[w] = 2/n (He)")):

@@ -60,7 +60,7 @@ def _best(results, name, dtype):
     return np.log10(results["eps"][np.argmin(err, axis=1)]), err.min(axis=1)
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     name = next(iter(full.arms))
     best64, min64 = _best(results, name, "float64")
     _, min32 = _best(results, name, "float32")

@@ -200,7 +200,7 @@ def _fmt(s):
     return stats.fmt(s, 3)
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     out = []
     have = lambda n, k: n in full.arms and f"{n}/{k}" in results
     if have(STANDARD, "jac_mean_sv") and have(NORMALIZED, "jac_mean_sv") and results[f"{NORMALIZED}/jac_mean_sv"].size:

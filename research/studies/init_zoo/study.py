@@ -149,7 +149,7 @@ def _lsuv_bound(full, results, name) -> float:
     return float(full.params.lsuv_tol + SE_BOUND * np.median(results[f"{name}/var_se"]))
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     out = []
     p = full.params
     orth, gauss = results["linear/orthogonal_float64"], results["linear/gaussian_float64"]

@@ -159,7 +159,7 @@ def _tanh_arm(full) -> str | None:
     return next((n for n, a in _arm_activations(full) if a == "tanh"), None)
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     out = []
     tol = _tolerance(full)
     worst = max(((name, *_length_errors(results, name)) for name in _length_arms(full)),

@@ -111,7 +111,7 @@ def _pair(full, results):
     return (bn[0] if bn else None), (plain[0] if plain else None)
 
 
-def claims(full, results) -> list[dict]:
+def claims(full, results) -> list:
     bn, plain = _pair(full, results)
     if bn is None or plain is None:
         return []
