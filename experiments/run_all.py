@@ -47,15 +47,19 @@ def run_all(configs: dict, workdir: str, progress: bool = True) -> str:
         for c in summary.get("claims", []):
             rows.append((name, c))
     lines = ["# All studies: claims and verdicts", "",
-             "| study | claim | measured (95% CI) | n (diverged) | holds |", "| --- | --- | --- | --- | --- |"]
+             "| study | claim | measured (95% CI) | n (diverged) | kind | holds |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for name, c in rows:
         s = {k: float("nan") if c[k] is None else c[k] for k in ("measured", "ci_low", "ci_high")}
         measured = stats.fmt({"mean": s["measured"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]})
         lines.append(f"| [{name}]({name}/report.md) | `{c['id']}`: {c['claim']} | {measured} | {report.n_of(c)} | "
-                     f"{'yes' if c['holds'] else '**no**'} |")
-    held = sum(c["holds"] for _, c in rows)
-    lines += ["", f"{held} of {len(rows)} claims hold. A claim that does not hold is a measurement "
-              "disagreeing with the notes or the literature, reported as such in its study's report.", ""]
+                     f"{c.get('kind', 'finding')} | {'yes' if c['holds'] else '**no**'} |")
+    findings = [c for _, c in rows if c.get("kind", "finding") == "finding"]
+    checks = [c for _, c in rows if c.get("kind", "finding") == "check"]
+    lines += ["", f"{sum(c['holds'] for c in findings)} of {len(findings)} findings hold "
+              f"({sum(c['holds'] for c in checks)} of {len(checks)} implementation checks pass). A finding that "
+              "does not hold is a measurement disagreeing with the notes or the literature, reported as such in "
+              "its study's report.", ""]
     text = "\n".join(lines)
     files.write_text(os.path.join(workdir, "index.md"), text)
     return text

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLAIM_KEYS = {"id", "claim", "source", "measured", "ci_low", "ci_high", "holds", "n", "n_diverged"}
+CLAIM_KEYS = {"id", "claim", "source", "measured", "ci_low", "ci_high", "holds", "n", "n_diverged", "kind"}
 
 
 def run_study(study: str, workdir, overrides) -> None:

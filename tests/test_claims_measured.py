@@ -381,25 +381,23 @@ def test_sparse_trains_lsuv_counts_as_a_dense_arm():
     assert "sparse15 - lsuv" in c.claim
 
 
-@pytest.mark.parametrize("sparse_div,he_div,n_diverged", [
-    ((0,), (), 1),       # sparse only
-    ((), (0,), 1),       # best dense only
-    ((1,), (1,), 1),     # the same seed in both: counted once
-    ((0,), (3,), 2),     # different seeds: two pairs lost
+@pytest.mark.parametrize("sparse_div,he_div,best,holds,n_diverged", [
+    ((0,), (), "he_normal", False, 1),  # a diverged sparse seed counts at chance: the claim fails
+    ((), (0,), "lsuv", True, 0),        # he's diverged seed counts at chance (mean 0.715): lsuv is the best
+    ((1,), (1,), "lsuv", False, 1),     # both: sparse's diverged seed fails it against lsuv
 ])
-def test_sparse_trains_leaves_out_pairs_with_a_diverged_member(sparse_div, he_div, n_diverged):
-    """A diverged seed's accuracy is its frozen parameters' (CHANCE here): counted, the claim would
-    fail; final() makes it NaN, its pair is left out and the claim holds on the other pairs (each
-    +0.01). he_normal stays the best dense arm: its diverged seed is not in its score (counted, its
-    mean would fall below lsuv's 0.91)."""
+def test_sparse_trains_counts_divergence_as_failure(sparse_div, he_div, best, holds, n_diverged):
+    """A diverged seed's final accuracy counts at chance (claims.final): divergence is failure, in
+    the paired difference and in choosing the best dense arm."""
     sparse = np.array([0.93] * SEEDS)
-    sparse[list(sparse_div)] = CHANCE
+    sparse[list(sparse_div)] = 0.5  # its frozen parameters' accuracy: replaced by chance
     he = np.array([0.92] * SEEDS)
-    he[list(he_div)] = CHANCE
+    he[list(he_div)] = 0.5
     c = _iz({**_arm("sparse15", sparse, sparse_div), **_arm("he_normal", he, he_div)})[SPARSE]
-    lost = set(sparse_div) | set(he_div)
-    _check(c, SPARSE, True, [0.93 - 0.92] * (SEEDS - len(lost)), n_diverged)
-    assert "sparse15 - he_normal" in c.claim
+    counted = lambda acc, div: np.where(np.isin(np.arange(SEEDS), div), CHANCE, acc)
+    other = counted(he, he_div) if best == "he_normal" else np.full(SEEDS, FINALS["lsuv"])
+    _check(c, SPARSE, holds, counted(sparse, sparse_div) - other, n_diverged)
+    assert f"sparse15 - {best}" in c.claim
 
 
 def test_sparse_trains_ignores_divergence_in_the_other_dense_arms():
@@ -408,8 +406,8 @@ def test_sparse_trains_ignores_divergence_in_the_other_dense_arms():
 
 
 def test_sparse_trains_with_every_sparse_seed_diverged_does_not_hold():
-    """No pair left: NaN interval, not held, no raise; n_diverged counts every sparse seed."""
-    _check(_iz(_arm("sparse15", CHANCE, range(SEEDS)))[SPARSE], SPARSE, False, [], SEEDS)
+    """Every sparse seed diverged: each counts at chance against he_normal's 0.92; n_diverged counts them."""
+    _check(_iz(_arm("sparse15", CHANCE, range(SEEDS)))[SPARSE], SPARSE, False, [CHANCE - 0.92] * SEEDS, SEEDS)
 
 
 def test_sparse_trains_compares_with_the_next_dense_arm_when_the_best_diverged_in_every_seed():

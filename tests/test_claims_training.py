@@ -130,25 +130,22 @@ def test_init_study_scaled_inits_train_reports_the_worst_arm_and_fails_on_its_ci
     assert c.measured == pytest.approx(0.85) and c.holds
 
 
-def test_init_study_diverged_seed_is_left_out_of_final_accuracy():
-    """Current behaviour: a diverged seed is dropped (claims.final), neither stuck nor trained: a
-    small_random seed that diverged after reaching 0.9 does not break 'stalls', and a he seed that
-    diverged at chance does not break 'scaled inits train'."""
+def test_init_study_diverged_seed_counts_as_failure_at_chance():
+    """A diverged seed counts at chance accuracy (claims.final), whatever its frozen parameters
+    reached: a small_random seed that diverged after reaching 0.9 still 'stalls', and a he seed that
+    diverged breaks 'scaled inits train' (0.9, 0.9, 0.9, 0.1)."""
     full = _full("init_study")
     got = _claims("init_study", full, _init_results(full, sigmoid_small_random=([0.1, 0.1, 0.1, 0.9], [3]),
-                                                    relu_he_normal=([0.9, 0.9, 0.9, 0.1], [3])))
-    assert got["init_study.sigmoid.small_random_stalls"].measured == pytest.approx(0.1)
-    assert got["init_study.sigmoid.small_random_stalls"].holds
-    assert got["init_study.relu.scaled_inits_train"].measured == pytest.approx(0.9)
-    assert got["init_study.relu.scaled_inits_train"].holds
+                                                    relu_he_normal=([0.9, 0.9, 0.9, 0.9], [3])))
+    stalls, scaled = got["init_study.sigmoid.small_random_stalls"], got["init_study.relu.scaled_inits_train"]
+    assert stalls.measured == pytest.approx(0.1) and stalls.holds and (stalls.n, stalls.n_diverged) == (4, 1)
+    assert scaled.measured == pytest.approx(0.7) and not scaled.holds and scaled.n_diverged == 1
 
 
 @pytest.mark.parametrize("init", [
     "lecun_normal",
-    pytest.param("xavier_normal", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug (init_study/study.py:42): scaled_inits_train picks the worst arm with min(key=mean); an arm whose every seed diverged "
-        "has mean NaN and is skipped by min() unless it comes first (lecun), so the claim holds"))),
-    pytest.param("he_normal", marks=pytest.mark.xfail(strict=True, reason="same NaN-in-min() bug as xavier")),
+    "xavier_normal",  # once a strict xfail: a NaN mean was skipped by min(); diverged seeds now count at chance
+    "he_normal",
 ])
 def test_init_study_scaled_inits_train_fails_when_one_scaled_arm_diverged_in_every_seed(init):
     full = _full("init_study")
@@ -324,24 +321,25 @@ def test_batchnorm_higher_lr_fails_on_a_diverged_seed_even_with_no_accuracy_gap(
     assert got["batchnorm.final_accuracy"].holds
 
 
-def test_batchnorm_faster_still_counts_a_diverged_seed_by_its_frozen_curve():
-    """Current behaviour: first_reach does not look at diverged_at, so a diverged no-BN seed whose
-    (frozen) accuracy never reaches the target counts as twice the budget."""
+def test_batchnorm_faster_counts_a_diverged_seed_as_never_reaching():
+    """A diverged seed counts as never reaching the target (twice the budget), whatever its frozen
+    curve reached: seed 0 diverged in both arms gives 8/8, the others 3/1."""
     curves = [_curve(None), _curve(2), _curve(2), _curve(2)]
     res = _bn_results(no_bn=_bn_arm("no_bn", curves, (0,), drift=2.0), bn=_bn_arm("bn", _curve(0), (0,), seconds=1.5),
                       bn_lr_x5=_bn_arm("bn_lr_x5", _curve(0), (0,)))
-    assert _claims("batchnorm", _full("batchnorm"), res)["batchnorm.faster"].measured == (8 + 3 + 3 + 3) / 4
+    faster = _claims("batchnorm", _full("batchnorm"), res)["batchnorm.faster"]
+    assert faster.measured == (1 + 3 + 3 + 3) / 4 and faster.n_diverged == 1
 
 
 @pytest.mark.parametrize("arm", ["bn", "bn_lr_x5"])
 def test_batchnorm_diverged_seed_in_one_arm_only_is_paired_not_a_crash(arm):
-    """claims.final keeps the seed axis (NaN where a seed diverged): paired differences pair seed s
-    with seed s. Before, each arm dropped its own diverged seeds and shapes (3,) vs (4,) crashed."""
+    """claims.final keeps the seed axis (chance where a seed diverged): paired differences pair seed
+    s with seed s. Before, each arm dropped its own diverged seeds and shapes (3,) vs (4,) crashed."""
     res = _bn_results(**{arm: _bn_arm(arm, [_curve(0, final=0.75)] + [_curve(0)] * 3, (0,), seconds=1.5)})
     got = _claims("batchnorm", _full("batchnorm"), res)
     key = "batchnorm.final_accuracy" if arm == "bn" else "batchnorm.higher_lr"
-    assert got[key].measured == 0.0  # seeds 1-3, alive in both arms
-    assert (got[key].n, got[key].n_diverged) == (3, 1)  # the claim shows n and diverged
+    assert got[key].measured == pytest.approx((0.1 - 0.875) / 4)  # seed 0 counts at chance, seeds 1-3 tie
+    assert (got[key].n, got[key].n_diverged) == (4, 1)  # the claim shows n and diverged
     assert got["batchnorm.higher_lr"].holds is (arm == "bn")
 
 
@@ -357,16 +355,16 @@ def test_diverged_counts_a_seed_once_over_the_arms_and_extra_axes():
 @pytest.mark.parametrize("seeds,bn_div,plain_div", [(4, (0,), (1,)), (2, (0,), ())],
                          ids=["different_seeds_diverged", "two_seeds_broadcast"])
 def test_batchnorm_final_accuracy_pairs_seeds_alive_in_both_arms(seeds, bn_div, plain_div):
-    """Only seeds alive in both arms enter the paired difference, each against its own partner
-    (before: the i-th survivor of one arm against the i-th of the other, or a broadcast)."""
+    """Seed s pairs with seed s, a diverged seed counted at chance (before: the i-th survivor of one
+    arm against the i-th of the other, or a broadcast)."""
     bn_finals = [0.875] * (seeds - 1) + [1.0]
     plain_finals = [0.75] + [0.875] * (seeds - 1)
     bn = _bn_arm("bn", [_curve(0, f) for f in bn_finals], bn_div, seconds=1.5, seeds=seeds)
     no_bn = _bn_arm("no_bn", [_curve(2, f) for f in plain_finals], plain_div, drift=2.0, seeds=seeds)
     fast = _bn_arm("bn_lr_x5", _curve(0), bn_div, seeds=seeds)
     got = _claims("batchnorm", _full("batchnorm", seeds=seeds), _bn_results(no_bn, bn, fast))
-    alive = [s for s in range(seeds) if s not in bn_div and s not in plain_div]
-    want = np.mean([bn_finals[s] - plain_finals[s] for s in alive])  # 0.0625 (seeds 2, 3); 0.125 (seed 1)
+    counted = lambda finals, div: [0.1 if s in div else finals[s] for s in range(seeds)]
+    want = np.mean(np.subtract(counted(bn_finals, bn_div), counted(plain_finals, plain_div)))
     assert got["batchnorm.final_accuracy"].measured == pytest.approx(want)
 
 
@@ -439,15 +437,19 @@ def test_optimizers_momentum_beats_sgd_fails_at_equal_training_loss():
     assert c.measured == 0.0 and not c.holds
 
 
-def test_optimizers_diverged_seed_ignored_in_selection_and_its_pair_dropped_from_the_gap():
-    """Current behaviour: the engine writes NaN losses for a diverged seed; best_rate_arms scores
-    the surviving seeds (so momentum-lr0p03 is still chosen), and the paired training-loss gap
-    drops the NaN pair (the gap is over seeds 1-3; the diverged run is not counted against momentum)."""
+def test_optimizers_a_diverged_momentum_seed_fails_the_claim_and_a_mostly_diverged_rate_is_never_chosen():
+    """The engine writes NaN losses for a diverged seed; best_rate_arms scores the surviving seeds
+    (momentum-lr0p03, one of four diverged, is still chosen), the paired training-loss gap drops the
+    NaN pair, and a diverged momentum run counts against the claim (divergence is failure). A rate
+    most of whose seeds diverged is never chosen, whatever its survivors scored."""
     full = _full("optimizers", arms=OPT_ARMS)
     res = _opt_results(momentum_lr0p03=([np.nan, 0.25, 0.25, 0.25], [np.nan, 0.25, 0.25, 0.375], (0,)))
     assert optimizers_study.best_rate_arms(full, res)["momentum"] == "momentum-lr0p03"
     c = _claims("optimizers", full, res)["optimizers.momentum_beats_sgd_mnist"]
     assert c.measured == pytest.approx((0.25 + 0.25 + 0.125) / 3)
+    assert not c.holds and (c.n, c.n_diverged) == (3, 1)
+    mostly = _opt_results(momentum_lr0p03=([np.nan, np.nan, np.nan, 0.01], [np.nan, np.nan, np.nan, 0.01], (0, 1, 2)))
+    assert optimizers_study.best_rate_arms(full, mostly)["momentum"] == "momentum-lr0p01"
     all_dead = _opt_results(momentum_lr0p03=([np.nan] * 4, [np.nan] * 4, (0, 1, 2, 3)))
     assert optimizers_study.best_rate_arms(full, all_dead)["momentum"] == "momentum-lr0p01"
 
@@ -485,7 +487,7 @@ def test_hparam_search_arms_to_test_is_only_the_validation_best_arm_over_survivi
     assert hp.arms_to_test(full, _val(_hp_results())) == {B}
     c_better = {C: [1.0, 1.0, 1.0, 0.75]}  # mean 0.9375 beats B's 0.875 ...
     assert hp.arms_to_test(full, _val(_hp_results(c_better))) == {C}
-    # ... but not once its 1.0 seeds are diverged ones: only the surviving 0.75 counts
+    # ... but not once its 1.0 seeds are diverged ones: most of C diverged, so it is never chosen
     assert hp.arms_to_test(full, _val(_hp_results(c_better, diverged={C: (0, 1, 2)}))) == {B}
     assert hp.arms_to_test(full, _val(_hp_results({B: [1.0] * 4}, diverged={B: (0, 1, 2, 3)}))) == {A}
 
@@ -523,8 +525,9 @@ def test_hparam_search_val_test_gap_needs_its_ci_inside_0p03_not_just_the_mean()
 
 
 def test_hparam_search_val_test_gap_drops_a_diverged_seed_from_both_splits():
-    """Current behaviour: val and test accuracy of the chosen arm are masked by the same alive seeds,
-    so a diverged seed with a large gap is left out and the pairing holds."""
-    res = _hp_results(diverged={B: (0,)}, test_acc={B: [0.25, 0.875, 0.875, 0.875]})
+    """Val and test accuracy of the chosen arm are masked by the same alive seeds, so a diverged seed
+    with a large gap is left out and the pairing holds (A is lowered so that B, one seed counted at
+    chance, is still the validation choice)."""
+    res = _hp_results(finals={A: [0.25] * 4}, diverged={B: (0,)}, test_acc={B: [0.25, 0.875, 0.875, 0.875]})
     c = _claims("hparam_search", _full("hparam_search", arms=[A, B, C]), res)["hparam_search.val_test_gap"]
     assert c.measured == 0.0 and c.holds

@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 
 CHANCE = 0.1
+FINDING, CHECK = "finding", "check"  # a scientific statement, or a property of the implementation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,16 +30,20 @@ class Claim:
     holds: bool
     n: int = 0           # values the interval is over (seeds, or seed pairs alive in both arms)
     n_diverged: int = 0  # seeds of the arms the claim reads that diverged in training
+    kind: str = FINDING  # CHECK: an implementation property (round-off, a stopping rule, a timing)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def claim(id_: str, text: str, source: str, summary: dict, holds: bool, n_diverged: int = 0) -> Claim:
+def claim(id_: str, text: str, source: str, summary: dict, holds: bool, n_diverged: int = 0,
+          kind: str = FINDING) -> Claim:
     """A Claim from a :func:`research.engine.stats.mean_ci` summary (its ``n`` is recorded)."""
+    if kind not in (FINDING, CHECK):
+        raise ValueError(f"claim {id_}: kind={kind!r}; accepted: {FINDING!r}, {CHECK!r}")
     return Claim(id=id_, claim=text, source=source, measured=summary["mean"], ci_low=summary["ci_low"],
                  ci_high=summary["ci_high"], holds=bool(holds), n=int(summary.get("n", 0)),
-                 n_diverged=int(n_diverged))
+                 n_diverged=int(n_diverged), kind=kind)
 
 
 def diverged(results, *names) -> int:
@@ -55,13 +60,14 @@ def arm_value(full, name: str, section: str, key: str):
     return getattr(full.arms[name], section)[key]
 
 
-def final(results, name):
-    """Per seed, in seed order: the last validation accuracy, NaN where the seed diverged. Seed ``s``
-    of one arm pairs with seed ``s`` of another (same key), so ``final(a) - final(b)`` is a paired
-    difference, NaN where either diverged; :func:`research.engine.stats.mean_ci` counts finite
-    values only."""
+def final(results, name, diverged_as: float = CHANCE):
+    """Per seed, in seed order: the last validation accuracy, ``diverged_as`` where the seed diverged:
+    by default chance accuracy, so a claim about training counts divergence as failure (NaN leaves
+    the seed out instead). Seed ``s`` of one arm pairs with seed ``s`` of another (same key), so
+    ``final(a) - final(b)`` is a paired difference; :func:`research.engine.stats.mean_ci` counts
+    finite values only."""
     alive = results[f"{name}/diverged_at"] < 0
-    return np.where(alive, results[f"{name}/val_acc"][:, -1], np.nan)
+    return np.where(alive, results[f"{name}/val_acc"][:, -1], diverged_as)
 
 
 def first_reach(results, name, target):
@@ -71,11 +77,13 @@ def first_reach(results, name, target):
     return np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
 
 
-def select_by_validation(val: dict) -> str:
-    """The arm with the highest mean final validation accuracy over its non-diverged seeds, from
-    ``{arm: (val_acc, diverged_at)}``."""
+def select_by_validation(val: dict, chance: float = CHANCE) -> str:
+    """The arm with the highest mean final validation accuracy, from ``{arm: (val_acc, diverged_at)}``,
+    a diverged seed counted at ``chance`` (divergence is failure); an arm most of whose seeds
+    diverged is never chosen while another is left."""
     def score(item):
         acc, diverged_at = item[1]
-        alive = diverged_at < 0
-        return float(np.mean(acc[alive, -1])) if alive.any() else -np.inf
+        alive = np.asarray(diverged_at) < 0
+        mostly_diverged = (~alive).sum() * 2 > alive.size
+        return (not mostly_diverged, float(np.mean(np.where(alive, acc[:, -1], chance))))
     return max(val.items(), key=score)[0]

@@ -31,10 +31,13 @@ def _markdown(full, summary, figures, meta) -> str:
     if meta:
         lines += [f"{len(full.arms)} arms x {full.seeds} seeds on `{full.data.name}`; wall time "
                   f"{meta.get('wall_seconds', float('nan')):.0f} s on {len(meta.get('devices', []))} device(s).", ""]
-    if summary["claims"]:
-        lines += ["## Claims", "", _row(["claim", "source", "measured (95% CI)", "n (diverged)", "holds"]),
+    for kind, title in (("finding", "Claims"), ("check", "Implementation checks")):
+        rows = [c for c in summary["claims"] if c.get("kind", "finding") == kind]
+        if not rows:
+            continue
+        lines += [f"## {title}", "", _row(["claim", "source", "measured (95% CI)", "n (diverged)", "holds"]),
                   _row(["---"] * 5)]
-        for c in summary["claims"]:
+        for c in rows:
             s = {"mean": c["measured"], "ci_low": c["ci_low"], "ci_high": c["ci_high"]}
             s = {k: (float("nan") if v is None else v) for k, v in s.items()}
             lines.append(_row([f"`{c['id']}`: {c['claim']}", c["source"], stats.fmt(s), n_of(c),

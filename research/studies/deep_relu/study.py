@@ -144,7 +144,7 @@ def arm_summary(full, results) -> dict:
     for name in full.arms:
         alive = _alive(results, name)
         out[name] = {"log2_var_ratio_last_first": stats.mean_ci(_ratio(results, name)),
-                     "final_val_acc": stats.mean_ci(final(results, name)),
+                     "final_val_acc": stats.mean_ci(final(results, name, diverged_as=np.nan)),  # table: left out
                      "final_train_loss": stats.mean_ci(results[f"{name}/train_loss"][alive, -1]),
                      "n_seeds": int(alive.size), "n_diverged": int((~alive).sum())}
     return out

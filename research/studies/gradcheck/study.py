@@ -16,7 +16,7 @@ import numpy as np
 
 from research.lib import backprop, gradcheck, losses, mlp
 from research.engine import data as data_lib, defaults, keys as keys_lib, stats
-from research.engine.claims import claim
+from research.engine.claims import CHECK, claim
 
 X64 = True  # the float64 half of the check: the run holds jax.enable_x64 for this study only
 
@@ -73,7 +73,7 @@ def claims(full, results) -> list:
         claim("gradcheck.min_error_f64", "in float64 hand backprop passes the check: best relative error < 1e-7",
               "note 001", s64, s64["ci_high"] < 1e-7),
         claim("gradcheck.min_error_f32", "in float32 no eps gets the relative error below 1e-7: gradient checks "
-              "need float64", "note 001 (precision not discussed there)", s32, s32["ci_low"] > 1e-7),
+              "need float64", "note 001 (precision not discussed there)", s32, s32["ci_low"] > 1e-7, kind=CHECK),
     ]
 
 

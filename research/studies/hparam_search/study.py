@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import arm_value, claim, diverged, select_by_validation
+from research.engine.claims import CHECK, arm_value, claim, diverged, select_by_validation
 
 
 def arms_to_test(full, val: dict) -> set:
@@ -27,7 +27,7 @@ def claims(full, results) -> list:
     once = {"mean": float(total), "ci_low": float(total), "ci_high": float(total), "n": len(counts)}
     out = [claim("hparam_search.test_once", f"the test split is evaluated exactly once, for the setting chosen on "
                  f"validation ({chosen}); measured: test evaluations counted by the sealed split over all "
-                 f"{len(counts)} settings", "note 002", once, total == 1 and counts[chosen] == 1)]
+                 f"{len(counts)} settings", "note 002", once, total == 1 and counts[chosen] == 1, kind=CHECK)]
     alive = results[f"{chosen}/diverged_at"] < 0
     gap = stats.mean_ci(results[f"{chosen}/val_acc"][alive, -1] - results[f"{chosen}/test_acc"][alive])
     out.append(claim("hparam_search.val_test_gap", "the chosen setting's validation accuracy overstates its test "

@@ -27,7 +27,7 @@ import numpy as np
 
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import lsuv as lsuv_lib, mlp, spectra
-from research.engine.claims import CHANCE, claim, diverged, final
+from research.engine.claims import CHANCE, CHECK, claim, diverged, final
 
 X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
 
@@ -160,7 +160,7 @@ def claims(full, results) -> list:
         f"(measured: max |sigma - 1| of the end-to-end Jacobian, float64; holds if below 1e-10) while the N(0, 1/n) "
         f"product's spectrum spreads (its median sigma, {s_gauss['mean']:.3g} [{s_gauss['ci_low']:.3g}, "
         f"{s_gauss['ci_high']:.3g}], must be below 0.5)", "Saxe et al. 2013", s_orth,
-        s_orth["ci_high"] < 1e-10 and s_gauss["ci_high"] < 0.5))
+        s_orth["ci_high"] < 1e-10 and s_gauss["ci_high"] < 0.5, kind=CHECK))
     for name in _lsuv_arms(full)[:1]:
         dev = np.max(np.abs(results[f"{name}/var_after"] - 1.0), axis=1)  # per seed, worst layer
         s = stats.mean_ci(dev)
@@ -170,7 +170,7 @@ def claims(full, results) -> list:
             f"after LSUV (tol {p.lsuv_tol:g}, minibatches of {p.lsuv_batch}) every layer's output variance on a held-out "
             f"batch of {full.data.n_val} is 1 within the tolerance plus {SE_BOUND:g} standard errors of sampling "
             f"({bound:.3f}); measured: max over layers of |Var - 1| per seed", "Mishkin & Matas 2016", s,
-            s["ci_high"] <= bound))
+            s["ci_high"] <= bound, kind=CHECK))
     sparse = [n for n in full.arms if _weight_init(full, n) == "sparse"]
     dense = [n for n in full.arms if _weight_init(full, n) != "sparse"]
     if sparse and dense:
@@ -209,7 +209,8 @@ def arm_summary(full, results) -> dict:
                 median_sigma=stats.mean_ci(_median_sigma(sv)))
     for name in full.arms:
         alive = results[f"{name}/diverged_at"] < 0
-        out[name] = _row(alive.size, int((~alive).sum()), final_val_acc=stats.mean_ci(final(results, name)))
+        out[name] = _row(alive.size, int((~alive).sum()),  # the table leaves diverged seeds out (counted)
+                         final_val_acc=stats.mean_ci(final(results, name, diverged_as=np.nan)))
         if name.startswith(LSUV_PREFIX):
             it = results[f"{name}/lsuv_iterations"]
             for l in range(it.shape[1]):
