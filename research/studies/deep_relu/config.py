@@ -10,7 +10,7 @@ staying level under He (near 0), and after the same training budget the He net l
 
 Width 128 keeps a default run within about 3 minutes on 2 CPU cores; at that width one net's log2
 variance ratio spreads with sd ~1.4 over seeds and its mean sits ~0.4-0.7 below the theory (finite
-width, see research/study_deep_relu.py), hence the claims' tolerance of 0.05 per layer.
+width, see research/studies/deep_relu/study.py), hence the claims' tolerance of 0.05 per layer.
 
 Learning rates (momentum 0.9, batch 64, 5 epochs = 310 updates) were chosen per arm on the
 validation split, 2 seeds, final validation accuracy: He from {0.001, 0.003, 0.01, 0.03, 0.1}:
