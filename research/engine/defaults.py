@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import jax
 import numpy as np
 
 from research.engine import claims as claims_lib, stats
@@ -51,6 +52,8 @@ def summary(full, results: dict[str, np.ndarray]) -> dict:
             "n_seeds": int(val.shape[0]),
             "n_diverged": int((~alive).sum()),
             "final_val_acc": stats.mean_ci(val[alive, -1]),
+            # interquartile mean with a percentile bootstrap interval (fixed key: same arrays, same numbers)
+            "final_val_acc_iqm": stats.bootstrap_ci(val[alive, -1], jax.random.key(0)),
             "test_acc": stats.mean_ci(results[f"{name}/test_acc"][alive]),
             "final_train_loss": stats.mean_ci(results[f"{name}/train_loss"][alive, -1]),
             "steps_to_target": stats.mean_ci(first[alive]),
