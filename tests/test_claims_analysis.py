@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from research.engine import experiment, study as study_lib
+from research.engine import study as study_lib
 from research.studies.activations import study as activations_study
 from research.studies.gradcheck import study as gradcheck_study
-from research.engine.claims import Claim
+import claimkit
 
 SEEDS = 3
 
@@ -32,23 +32,11 @@ def _study(name):
 
 
 def _full(study, **changes):
-    """The study's default config, resolved (an Experiment). A dict in ``changes`` updates that section
-    (``model={"activation": "relu"}``) except ``arms``, which it replaces, as any other value does."""
-    c = _study(study).get_config()
-    for key, value in changes.items():
-        if isinstance(value, dict) and key != "arms":
-            c[key].update(value)
-        else:
-            c[key] = value
-    return experiment.resolve(c)
+    """The study's default config, resolved (the one place the config is built)."""
+    return claimkit.resolved(study, **changes)
 
 
-def _claims(study, full, results) -> dict:
-    """``{id: Claim}`` of the study's claims; ids are unique."""
-    out = _study(study).claims(full, results)
-    assert all(isinstance(c, Claim) for c in out)
-    assert len({c.id for c in out}) == len(out)
-    return {c.id: c for c in out}
+_claims = claimkit.claims_by_id
 
 
 def _check(c, holds, values):

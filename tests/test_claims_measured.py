@@ -33,8 +33,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from research.engine import experiment, study as study_lib
-from research.engine.claims import CHANCE, Claim
+from research.engine import study as study_lib
+import claimkit
+from research.engine.claims import CHANCE
 from research.studies.signal_theory import study as st
 
 SEEDS = 4
@@ -46,25 +47,11 @@ def _study(name):
 
 
 def _full(study, **changes):
-    """The study's default config with ``SEEDS`` seeds, resolved (an Experiment). A dict in ``changes``
-    updates that section (``params={"input_q0": (1.0,)}``) except ``arms``, which it replaces, as any
-    other value does. The one place the config is built."""
-    c = _study(study).get_config()
-    c.seeds = SEEDS
-    for key, value in changes.items():
-        if isinstance(value, dict) and key != "arms":
-            c[key].update(value)
-        else:
-            c[key] = value
-    return experiment.resolve(c)
+    """The study's default config with ``SEEDS`` seeds, resolved (the one place the config is built)."""
+    return claimkit.resolved(study, seeds=SEEDS, **changes)
 
 
-def _claims(study, full, results) -> dict:
-    """``{id: Claim}`` of the study's claims; ids are unique."""
-    out = _study(study).claims(full, results)
-    assert all(isinstance(c, Claim) for c in out)
-    assert len({c.id for c in out}) == len(out)
-    return {c.id: c for c in out}
+_claims = claimkit.claims_by_id
 
 
 def _check(c, id_, holds, values, n_diverged=0):

@@ -26,6 +26,7 @@ the code does not have yet.
 import numpy as np
 import pytest
 
+import claimkit
 from research.engine import experiment, study as study_lib
 from research.studies.hparam_search.config import name as hp_name
 from research.studies.optimizers import study as optimizers_study, surfaces
@@ -49,11 +50,7 @@ def _full(study, arms=None, seeds=SEEDS):
     return experiment.resolve(c)
 
 
-def _claims(study, full, results) -> dict:
-    """``{id: Claim}`` of the study's claims (ids are unique)."""
-    out = _study(study).claims(full, results)
-    assert len({c.id for c in out}) == len(out)
-    return {c.id: c for c in out}
+_claims = claimkit.claims_by_id
 
 
 def _arm(name, acc, diverged=(), **metrics):
