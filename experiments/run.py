@@ -38,13 +38,16 @@ def _config_folder_on_path(argv) -> None:
 
 
 def parse(argv):
-    """(config, workdir, overwrite) from the command line; raises ValueError with one line."""
+    """(config, workdir, overwrite, checkpoint_seconds) from the command line; raises ValueError with one line."""
     _config_folder_on_path(argv)
     fv = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "study config file (configs/*.py)", flag_values=fv,
                                     lock_config=True, sys_argv=list(argv))  # else it reads sys.argv's overrides
     flags.DEFINE_string("workdir", None, "folder for the run's outputs and checkpoints", flag_values=fv)
     flags.DEFINE_bool("overwrite", False, "discard a workdir that holds a different config", flag_values=fv)
+    flags.DEFINE_float("checkpoint_seconds", None, "seconds between a group's checkpoints (default: "
+                       "$RESEARCH_CHECKPOINT_SECONDS, else 60; 0: after every epoch); always after a group's "
+                       "last epoch", flag_values=fv)
     for arg in argv[1:]:
         path = arg.split("=", 1)[0]
         if path.startswith("--config.") and "[" not in path:
@@ -69,13 +72,13 @@ def parse(argv):
                          "file sets (under --config.arms[...], the keys that arm sets)") from None
     if fv.config is None or not fv.workdir:
         raise ValueError(f"--config and --workdir are required; {USAGE}")
-    return fv.config, fv.workdir, fv.overwrite
+    return fv.config, fv.workdir, fv.overwrite, fv.checkpoint_seconds
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv if argv is None else argv)
     try:
-        config, workdir, overwrite = parse(argv)
+        config, workdir, overwrite, checkpoint_seconds = parse(argv)
     except ValueError as err:
         return _refuse(str(err))
     from research.engine import config as config_lib, data, files, runner  # after parsing: --help stays instant
@@ -84,7 +87,7 @@ def main(argv=None) -> int:
     # error this command reports is the one line below.
     logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
-        summary = runner.run(config, workdir, overwrite=overwrite)
+        summary = runner.run(config, workdir, overwrite=overwrite, checkpoint_seconds=checkpoint_seconds)
     except (config_lib.ConfigError, data.DataError, runner.WorkdirError, files.FileError) as err:
         return _refuse(str(err))
     except OSError as err:  # a full disk outside the writers that name their file (mkdir, the lock)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research.engine import config as config_lib, data, files, runner, train
+from research.engine import checkpoints, config as config_lib, data, files, runner, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -234,6 +234,37 @@ def test_finished_groups_are_never_recomputed(tmp_path, monkeypatch):
     monkeypatch.setattr(train.Program, "epoch", lambda *a, **k: pytest.fail("a finished group was retrained"))
     runner.run(c, str(tmp_path), progress=False, log=lambda *_: None)
     assert stamps == {p: p.stat().st_mtime_ns for p in tmp_path.glob("groups/*/results.npz")}
+
+
+@pytest.mark.parametrize("seconds, expected", [(0, [1, 2, 3]), (1e9, [3])])
+def test_checkpoints_follow_elapsed_time_and_always_close_a_group(tmp_path, monkeypatch, seconds, expected):
+    """0 s: a checkpoint after every epoch; an interval longer than the run: only after the last
+    epoch (before the test split is opened), and the same numbers either way."""
+    saved = []
+    real = checkpoints.Checkpoints.save
+    monkeypatch.setattr(checkpoints.Checkpoints, "save", lambda self, state: (saved.append(int(state["epoch"])),
+                                                                              real(self, state))[1])
+    c = tiny_config(epochs=3)
+    runner.run(c, str(tmp_path / "w"), progress=False, log=lambda *_: None, checkpoint_seconds=seconds)
+    n_groups = len(list((tmp_path / "w" / "groups").iterdir()))
+    assert saved == expected * n_groups
+    if seconds == 0:
+        return
+    runner.run(c, str(tmp_path / "every"), progress=False, log=lambda *_: None, checkpoint_seconds=0)
+    a, b = (files.read_npz(str(tmp_path / w / "metrics.npz")) for w in ("w", "every"))
+    for k in a:
+        if not k.endswith("_seconds"):
+            assert np.array_equal(a[k], b[k], equal_nan=True), k
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "soon"])
+def test_a_bad_checkpoint_interval_is_refused_naming_it(tmp_path, monkeypatch, bad):
+    with pytest.raises(config_lib.ConfigError, match="checkpoint_seconds=.*accepted: a finite number of seconds"):
+        runner.run(tiny_config(), str(tmp_path / "w"), progress=False, log=lambda *_: None, checkpoint_seconds=bad)
+    assert not (tmp_path / "w").exists()
+    monkeypatch.setenv(checkpoints.ENV, "x")
+    with pytest.raises(config_lib.ConfigError, match="RESEARCH_CHECKPOINT_SECONDS='x'"):
+        runner.run(tiny_config(), str(tmp_path / "w"), progress=False, log=lambda *_: None)
 
 
 def test_test_split_is_evaluated_once_per_arm(tmp_path, monkeypatch):

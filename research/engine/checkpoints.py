@@ -6,6 +6,14 @@ is logged and deleted, and the previous one is used (or the group starts over). 
 becomes one :class:`research.engine.files.FileError` line naming the path, keeping the last good
 checkpoint. Checkpoints hold host arrays of the group's runs (no padding, no sharding), so a run
 resumes on any device count.
+
+How often: a group checkpoints after an epoch once ``interval()`` seconds have passed since its
+last checkpoint (or since its training began), and always after its last epoch, before the
+test split is opened and its results are written. A checkpoint of a big group is hundreds of MB
+(every run's parameters and optimizer state, checksummed twice), so one per epoch cost a large
+share of a short study; at most one a minute loses at most a minute of training to a kill.
+``RESEARCH_CHECKPOINT_SECONDS`` (or ``--checkpoint_seconds``) sets the interval; 0 checkpoints
+after every epoch (the fault tests do).
 """
 
 from __future__ import annotations
@@ -18,6 +26,27 @@ import jax
 import numpy as np
 
 from research.engine import files
+
+ENV = "RESEARCH_CHECKPOINT_SECONDS"
+DEFAULT_SECONDS = 60.0
+
+
+def interval(value=None) -> float:
+    """Seconds between two checkpoints of a group: ``value``, else ``$RESEARCH_CHECKPOINT_SECONDS``,
+    else 60. Raises ValueError naming a bad value."""
+    source = "checkpoint_seconds"
+    if value is None:
+        value, source = os.environ.get(ENV), ENV
+        if value is None or value == "":
+            return DEFAULT_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"{source}={value!r} is invalid; accepted: a finite number of seconds >= 0 "
+                         "(0: a checkpoint after every epoch)")
+    return seconds
 
 
 def digest(tree) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""One group of arms trained as one compiled program, checkpointed after every epoch.
+"""One group of arms trained as one compiled program, checkpointed as it goes.
 
 Arms whose static structure matches (``Arm.static_key``) form a *group*: one compiled
 program over ``arms x seeds`` runs, the seed axis sharded over all devices. Each group trains in
-chunks of one epoch; after every chunk its state and metrics are checkpointed
+chunks of one epoch; after a chunk, once a minute at most (:func:`checkpoints.interval`), and
+after the last chunk, its state and metrics are checkpointed
 (:mod:`research.engine.checkpoints`), so rerunning the same command resumes where it stopped and
 gives bitwise the same numbers. A finished group writes ``groups/<id>/results.npz`` (atomically)
 and is never recomputed. The test split is evaluated once per arm the study picks
@@ -29,6 +30,12 @@ HIST_SAMPLES = probes.HIST  # post-activation values kept per layer and seed at 
 
 
 run_keys = keys_lib.run_keys
+
+
+# where a group's wall time goes (results["phase_seconds"], meta.json): initial state, start hook,
+# histograms and checkpoint restore; compiling; the training chunks; checkpoint saves; test split,
+# final measures and the results file
+PHASES = ("setup", "compile", "chunks", "checkpoints", "finish")
 
 
 def groups_of(full, names=None) -> list[tuple[str, list[str]]]:
@@ -71,11 +78,12 @@ def unit_spread(params) -> np.ndarray:
 
 
 class GroupRunner:
-    """Trains one group, checkpointing after every epoch."""
+    """Trains one group, checkpointing every ``checkpoint_seconds`` (and after its last epoch)."""
 
     def __init__(self, gid, arm_names, full, dataset, workdir, log=print, arms_to_test=None, start=None,
-                 finish=None, probe=None):
+                 finish=None, probe=None, checkpoint_seconds=None):
         self.gid, self.arm_names, self.full, self.dataset = gid, arm_names, full, dataset
+        self.checkpoint_seconds = checkpoints.interval(checkpoint_seconds)
         # start(arm, carry, keys, data, program) -> (carry, arrays): changes an arm's fresh runs before
         # training (e.g. LSUV); finish(arm, params, bn_state, data) -> arrays measured on the final
         # parameters. Both are recorded as "<arm>/<name>" in the group's results.
@@ -173,6 +181,8 @@ class GroupRunner:
             self._drop_checkpoints()  # left if a run was killed between writing results and this
             return results
         faults.hook_orbax()
+        t_setup = time.perf_counter()
+        self.phase_seconds = {"setup": 0.0, "compile": 0.0, "chunks": 0.0, "checkpoints": 0.0, "finish": 0.0}
         prog, ds = self.program, self.dataset
         keys = run_keys(self.full.seed, self.seeds)
         data = (jnp.asarray(ds.train.x, self.dtype), jnp.asarray(ds.train.y),
@@ -194,6 +204,7 @@ class GroupRunner:
         ckpt = self.checkpoints.open()
         try:
             state = ckpt.restore(state)
+            self.phase_seconds["setup"] = time.perf_counter() - t_setup
             metrics, start_epoch = state["metrics"], int(state["epoch"])
             mesh = _mesh()
             carry, hyper, rkeys = (self._slices(_pad(t, self.n_padded), mesh)
@@ -214,9 +225,10 @@ class GroupRunner:
                                            carry=group is not None, mesh=mesh if mesh.size > 1 else None,
                                            donate_argnums=0)
                     compiled[segments] = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
-                self.compile_seconds = time.perf_counter() - t0
+                self.compile_seconds = self.phase_seconds["compile"] = time.perf_counter() - t0
 
-            t0 = time.perf_counter()
+            t0 = last_saved = time.perf_counter()
+            self.saved_epochs = []
             for epoch in range(start_epoch, self.epochs):
                 segments = self.schedule[epoch]
                 first_col = sum(self.schedule[:epoch])
@@ -229,12 +241,22 @@ class GroupRunner:
                         metrics[k][lo:hi, cols] = np.asarray(getattr(m, k))[: hi - lo]
                     faults.point("slice")
                 self.chunk_seconds[epoch] = time.perf_counter() - t_chunk  # np.asarray above waited
-                ckpt.save({"carry": self._host(carry), "metrics": metrics,
-                                          "epoch": np.asarray(epoch + 1, np.int64)})
+                last = epoch + 1 == self.epochs
+                if last or time.perf_counter() - last_saved >= self.checkpoint_seconds:
+                    t_save = time.perf_counter()
+                    ckpt.save({"carry": self._host(carry), "metrics": metrics,
+                               "epoch": np.asarray(epoch + 1, np.int64)})
+                    last_saved = time.perf_counter()
+                    self.phase_seconds["checkpoints"] += last_saved - t_save
+                    self.saved_epochs.append(epoch + 1)
                 if self.progress is not None:
                     self.progress(self.n_runs * prog.steps_per_eval * segments)
             self.train_seconds = time.perf_counter() - t0
+            self.phase_seconds["chunks"] = float(np.nansum(self.chunk_seconds))
+            t_finish = time.perf_counter()
             results = self._finish(carry, metrics, keys, data)
+            self.phase_seconds["finish"] = time.perf_counter() - t_finish
+            results["phase_seconds"] = np.asarray([self.phase_seconds[k] for k in PHASES])
             files.write_npz(self.results_path, results)
         finally:
             with contextlib.suppress(Exception):  # never mask what stopped the run

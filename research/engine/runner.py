@@ -2,8 +2,8 @@
 
 The study (:mod:`research.engine.study`) decides what to measure; the engine decides how: every
 arm a study trains goes through :meth:`Context.train`, which groups arms by static structure
-(:mod:`research.engine.groups`), compiles one seed-parallel program per group, checkpoints after
-every epoch (:mod:`research.engine.checkpoints`) and resumes, bitwise, when the same command is
+(:mod:`research.engine.groups`), compiles one seed-parallel program per group, checkpoints once a
+minute at most and after its last epoch (:mod:`research.engine.checkpoints`) and resumes, bitwise, when the same command is
 rerun. A finished group is never recomputed. The test split is opened once per arm the study
 picks, after training.
 
@@ -26,9 +26,9 @@ from typing import Callable, Mapping
 import jax
 import numpy as np
 
-from research.engine import (config as config_lib, data as data_lib, experiment as experiment_lib, files, report,
+from research.engine import (checkpoints, config as config_lib, data as data_lib, experiment as experiment_lib, files, report,
                              train as train_lib)
-from research.engine.groups import GroupRunner, HIST_SAMPLES, groups_of, run_keys, unit_spread  # noqa: F401
+from research.engine.groups import PHASES, GroupRunner, HIST_SAMPLES, groups_of, run_keys, unit_spread  # noqa: F401
 from research.engine.workdir import WorkdirError, claim as _claim_workdir, hold as _hold, meta as _meta  # noqa: F401
 
 
@@ -37,8 +37,9 @@ class Context:
     one key per seed (``keys``), the dataset (loaded on first use) and :meth:`train`."""
 
     def __init__(self, full, study, workdir: str, log: Callable[[str], None] = print, progress: bool = True,
-                 dataset=None):
+                 dataset=None, checkpoint_seconds=None):
         self.full, self.study, self.workdir, self.log, self.progress = full, study, workdir, log, progress
+        self.checkpoint_seconds = checkpoint_seconds
         self._dataset, self._keys = dataset, None
         self.group_meta: dict = {}
         self.rates: dict = {}
@@ -64,7 +65,8 @@ class Context:
         if isinstance(arms, Mapping):  # arms the study derives (a grid): overrides on the base config
             full, names = self.full.with_arms(arms), list(arms)
         return [GroupRunner(gid, group, full, self.dataset, self.workdir, log=self.log,
-                            arms_to_test=self.study.arms_to_test, start=start, finish=finish, probe=probe)
+                            arms_to_test=self.study.arms_to_test, start=start, finish=finish, probe=probe,
+                            checkpoint_seconds=self.checkpoint_seconds)
                 for gid, group in groups_of(full, names)]
 
     def train(self, arms=None, start=None, finish=None, probe=None) -> dict[str, np.ndarray]:
@@ -95,6 +97,8 @@ class Context:
                 seconds = float(res["train_seconds"])
                 self.group_meta[runner.gid] = {"arms": runner.arm_names, "compile_seconds": float(res["compile_seconds"]),
                                                "train_seconds": seconds, "seed_steps": runner.seed_steps}
+                if "phase_seconds" in res:
+                    self.group_meta[runner.gid]["phase_seconds"] = dict(zip(PHASES, map(float, res["phase_seconds"])))
                 self.rates[runner.gid] = runner.seed_steps / seconds if seconds > 0 else None
                 results.update({k: v for k, v in res.items() if "/" in k or k == "steps"})
         finally:
@@ -108,7 +112,7 @@ def _x64(full, study) -> bool:
 
 
 def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None] = print,
-        progress: bool = True) -> dict:
+        progress: bool = True, checkpoint_seconds: float | None = None) -> dict:
     """Validate, load data, compute the study (training resumes what a previous run left), write
     outputs. For a study that trains, nothing is written before the config, the data and every
     group's shapes have been checked. float64 is switched on for this run only, if the study or
@@ -116,8 +120,12 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
     started = time.time()
     full = experiment_lib.resolve(config)  # validated, merged, every arm resolved once
     study = config_lib.study_of(full)
+    try:
+        checkpoint_seconds = checkpoints.interval(checkpoint_seconds)
+    except ValueError as err:
+        raise config_lib.ConfigError(str(err)) from None
     with jax.enable_x64(True) if _x64(full, study) else contextlib.nullcontext():
-        ctx = Context(full, study, workdir, log=log, progress=progress)
+        ctx = Context(full, study, workdir, log=log, progress=progress, checkpoint_seconds=checkpoint_seconds)
         if study.TRAINS:
             n_train = data_lib.train_size(full.data)
             if n_train is not None and n_train >= 1:  # batch vs split from the config: refused before loading
@@ -131,5 +139,5 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
             seconds = time.perf_counter() - t0
             groups = ctx.group_meta or {"compute": {"arms": list(full.arms), "seconds": seconds}}
             files.write_npz(os.path.join(workdir, "metrics.npz"), results)
-            files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates))
+            files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates, seconds))
             return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays

@@ -24,7 +24,7 @@ class WorkdirError(ValueError):
     """The workdir holds something this run must not touch."""
 
 
-def meta(full, started, groups, rates) -> dict:
+def meta(full, started, groups, rates, compute_seconds=None) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
@@ -36,7 +36,8 @@ def meta(full, started, groups, rates) -> dict:
                                                              "numpy")}},
         "devices": [str(d) for d in jax.devices()],
         "git_commit": commit or None,
-        "wall_seconds": time.time() - started,
+        "wall_seconds": time.time() - started,  # from the start of run() to here (report not included)
+        "compute_seconds": compute_seconds,       # inside Study.compute
         "groups": groups,
         "seed_steps_per_second": rates,
     }
