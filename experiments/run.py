@@ -1,7 +1,10 @@
 """Run a study: ``python -m experiments.run --config configs/init_study.py --workdir runs/init_study``.
 
 Overrides follow the flax-examples convention: ``--config.seeds=64 --config.train.lr=0.05``.
-Rerunning the same command on the same workdir resumes it. A malformed config, an unreadable data
+Rerunning the same command on the same workdir resumes it. Several processes (hosts) run one
+study together through JAX's multi-controller runtime: the same command on each, with
+``--coordinator_address=host0:port --num_processes=N --process_id=i`` (or the environment
+JAX and SLURM use); see the README. A malformed config, an unreadable data
 file, a workdir holding another config or in use by another run is refused with one line on
 stderr and exit code 2, before anything is compiled or written. A full disk or an unreadable
 workdir file stops the run with one line and exit code 2; rerunning resumes from what was kept.
@@ -37,6 +40,23 @@ def _config_folder_on_path(argv) -> None:
             return
 
 
+def distributed_flags(fv) -> None:
+    """Flags of a multi-process run (JAX's multi-controller runtime); see research/engine/distributed.py."""
+    flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (else $JAX_COORDINATOR_ADDRESS)",
+                        flag_values=fv)
+    flags.DEFINE_integer("num_processes", None, "processes in the run (else $JAX_NUM_PROCESSES)", flag_values=fv)
+    flags.DEFINE_integer("process_id", None, "this process, 0 .. num_processes-1 (else $JAX_PROCESS_ID)",
+                         flag_values=fv)
+
+
+def join(coordinator, num_processes, process_id) -> None:
+    """Join the multi-process run the flags or environment describe (before jax starts); raises
+    ValueError with one line if they describe none."""
+    from research.engine import distributed  # jax only: the backend has not started yet
+
+    distributed.initialize(distributed.settings(coordinator, num_processes, process_id))
+
+
 def parse(argv):
     """(config, workdir, overwrite, checkpoint_seconds) from the command line; raises ValueError with one line."""
     _config_folder_on_path(argv)
@@ -45,9 +65,9 @@ def parse(argv):
                                     lock_config=True, sys_argv=list(argv))  # else it reads sys.argv's overrides
     flags.DEFINE_string("workdir", None, "folder for the run's outputs and checkpoints", flag_values=fv)
     flags.DEFINE_bool("overwrite", False, "discard a workdir that holds a different config", flag_values=fv)
+    distributed_flags(fv)
     flags.DEFINE_float("checkpoint_seconds", None, "seconds between a group's checkpoints (default: "
-                       "$RESEARCH_CHECKPOINT_SECONDS, else 60; 0: after every epoch); always after a group's "
-                       "last epoch", flag_values=fv)
+                       "$RESEARCH_CHECKPOINT_SECONDS, else 60; 0: after every epoch)", flag_values=fv)
     for arg in argv[1:]:
         path = arg.split("=", 1)[0]
         if path.startswith("--config.") and "[" not in path:
@@ -72,6 +92,7 @@ def parse(argv):
                          "file sets (under --config.arms[...], the keys that arm sets)") from None
     if fv.config is None or not fv.workdir:
         raise ValueError(f"--config and --workdir are required; {USAGE}")
+    join(fv.coordinator_address, fv.num_processes, fv.process_id)
     return fv.config, fv.workdir, fv.overwrite, fv.checkpoint_seconds
 
 
@@ -94,6 +115,10 @@ def main(argv=None) -> int:
         if not files.is_no_space(err):
             raise
         return _refuse(str(files.no_space(err.filename or workdir)))
+    from research.engine import distributed
+
+    if not distributed.is_main():
+        return 0  # process 0 prints the verdicts
     for c in summary.get("claims", []):
         print(f"{'holds ' if c['holds'] else 'FAILS '} {c['id']}: {c['measured']:.4g} "
               f"[{c['ci_low']:.4g}, {c['ci_high']:.4g}]")

@@ -61,7 +61,9 @@ def run_all(configs: dict, workdir: str, progress: bool = True) -> str:
               "does not hold is a measurement disagreeing with the notes or the literature, reported as such in "
               "its study's report.", ""]
     text = "\n".join(lines)
-    files.write_text(os.path.join(workdir, "index.md"), text)
+    from research.engine import distributed
+
+    distributed.on_main(lambda: files.write_text(os.path.join(workdir, "index.md"), text), (files.FileError,))
     return text
 
 
@@ -69,7 +71,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--only", default="", help="comma-separated study names (config file stems)")
+    parser.add_argument("--coordinator_address", default=None, help="host:port of process 0 (multi-process run)")
+    parser.add_argument("--num_processes", type=int, default=None)
+    parser.add_argument("--process_id", type=int, default=None)
     args = parser.parse_args(argv)
+    from experiments.run import join
+
+    try:
+        join(args.coordinator_address, args.num_processes, args.process_id)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     available = study_configs()
     names = [n for n in args.only.split(",") if n] or list(available)
     unknown = [n for n in names if n not in available]

@@ -8,9 +8,9 @@ checkpoint. Checkpoints hold host arrays of the group's runs (no padding, no sha
 resumes on any device count.
 
 How often: a group checkpoints after an epoch once ``interval()`` seconds have passed since its
-last checkpoint (or since its training began), and always after its last epoch, before the
-test split is opened and its results are written. A checkpoint of a big group is hundreds of MB
-(every run's parameters and optimizer state, checksummed twice), so one per epoch cost a large
+last checkpoint (or since its training began); its finished state is its ``results.npz``. A
+checkpoint of a big group is hundreds of MB (every run's parameters and optimizer state,
+checksummed twice; ~10 s for the main study's 192-run groups), so one per epoch cost a large
 share of a short study; at most one a minute loses at most a minute of training to a kill.
 ``RESEARCH_CHECKPOINT_SECONDS`` (or ``--checkpoint_seconds``) sets the interval; 0 checkpoints
 after every epoch (the fault tests do).
@@ -107,12 +107,18 @@ class Checkpoints:
         self._sums: dict[str, dict[str, str]] = {}  # per checkpoint step: its files' SHA-256
         self.manager = None
 
-    def open(self):
+    def open(self, multiprocess: bool = False):
+        """Ready to save and restore. ``multiprocess``: this is process 0 of several and the only
+        one that touches checkpoints (orbax is told so; it would otherwise wait for the others)."""
         import orbax.checkpoint as ocp  # imported here: costs a second, and only training needs it
 
         self.ocp = ocp
-        self.manager = ocp.CheckpointManager(self.ckpt_dir, options=ocp.CheckpointManagerOptions(
-            max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True))
+        options = dict(max_to_keep=2, enable_async_checkpointing=False, cleanup_tmp_directories=True)
+        if multiprocess:
+            os.makedirs(self.ckpt_dir, exist_ok=True)  # orbax does not create it for a subset of processes
+            options.update(create=False, multiprocessing_options=ocp.options.MultiprocessingOptions(
+                primary_host=0, active_processes={0}))
+        self.manager = ocp.CheckpointManager(self.ckpt_dir, options=ocp.CheckpointManagerOptions(**options))
         return self
 
     def close(self) -> None:

@@ -2,8 +2,8 @@
 
 Arms whose static structure matches (``Arm.static_key``) form a *group*: one compiled
 program over ``arms x seeds`` runs, the seed axis sharded over all devices. Each group trains in
-chunks of one epoch; after a chunk, once a minute at most (:func:`checkpoints.interval`), and
-after the last chunk, its state and metrics are checkpointed
+chunks of one epoch; after a chunk, once a minute at most (:func:`checkpoints.interval`), its
+state and metrics are checkpointed
 (:mod:`research.engine.checkpoints`), so rerunning the same command resumes where it stopped and
 gives bitwise the same numbers. A finished group writes ``groups/<id>/results.npz`` (atomically)
 and is never recomputed. The test split is evaluated once per arm the study picks
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research.engine import checkpoints, faults, files, keys as keys_lib, train as train_lib
+from research.engine import checkpoints, distributed, faults, files, keys as keys_lib, train as train_lib
 from research.lib import probes
 
 HIST_SAMPLES = probes.HIST  # post-activation values kept per layer and seed at init
@@ -57,7 +57,7 @@ def _mesh():
 
 def _shard(tree, mesh):
     runs = NamedSharding(mesh, P("runs"))
-    return jax.device_put(tree, runs)
+    return jax.tree.map(lambda a: distributed.put(a, runs), tree)
 
 
 def _pad(tree, total: int):
@@ -78,7 +78,7 @@ def unit_spread(params) -> np.ndarray:
 
 
 class GroupRunner:
-    """Trains one group, checkpointing every ``checkpoint_seconds`` (and after its last epoch)."""
+    """Trains one group, checkpointing after an epoch once ``checkpoint_seconds`` have passed."""
 
     def __init__(self, gid, arm_names, full, dataset, workdir, log=print, arms_to_test=None, start=None,
                  finish=None, probe=None, checkpoint_seconds=None):
@@ -201,9 +201,13 @@ class GroupRunner:
                              for k, shape in trailing.items()}}
         self.chunk_seconds = np.full((self.epochs,), np.nan)
 
-        ckpt = self.checkpoints.open()
+        # Several processes: process 0 alone reads, checks and writes checkpoints (and results), and
+        # sends what it restored to the others.
+        main = distributed.is_main()
+        ckpt = self.checkpoints.open(multiprocess=distributed.multi()) if main else None
         try:
-            state = ckpt.restore(state)
+            restored = distributed.on_main(lambda: ckpt.restore(state), errors=(files.FileError,))
+            state = distributed.broadcast(restored if main else state)
             self.phase_seconds["setup"] = time.perf_counter() - t_setup
             metrics, start_epoch = state["metrics"], int(state["epoch"])
             mesh = _mesh()
@@ -238,14 +242,15 @@ class GroupRunner:
                     carry[i], m = compiled[segments](carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
                     lo, hi = i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs)
                     for k in metrics:
-                        metrics[k][lo:hi, cols] = np.asarray(getattr(m, k))[: hi - lo]
+                        metrics[k][lo:hi, cols] = distributed.host(getattr(m, k))[: hi - lo]
                     faults.point("slice")
                 self.chunk_seconds[epoch] = time.perf_counter() - t_chunk  # np.asarray above waited
-                last = epoch + 1 == self.epochs
-                if last or time.perf_counter() - last_saved >= self.checkpoint_seconds:
+                if time.perf_counter() - last_saved >= self.checkpoint_seconds:
                     t_save = time.perf_counter()
-                    ckpt.save({"carry": self._host(carry), "metrics": metrics,
-                               "epoch": np.asarray(epoch + 1, np.int64)})
+                    host_carry = self._host(carry)  # a collective when the runs span processes
+                    distributed.on_main(lambda: ckpt.save({"carry": host_carry, "metrics": metrics,
+                                                           "epoch": np.asarray(epoch + 1, np.int64)}),
+                                        errors=(files.FileError,))
                     last_saved = time.perf_counter()
                     self.phase_seconds["checkpoints"] += last_saved - t_save
                     self.saved_epochs.append(epoch + 1)
@@ -257,20 +262,22 @@ class GroupRunner:
             results = self._finish(carry, metrics, keys, data)
             self.phase_seconds["finish"] = time.perf_counter() - t_finish
             results["phase_seconds"] = np.asarray([self.phase_seconds[k] for k in PHASES])
-            files.write_npz(self.results_path, results)
+            distributed.on_main(lambda: files.write_npz(self.results_path, results), errors=(files.FileError,))
         finally:
             with contextlib.suppress(Exception):  # never mask what stopped the run
-                ckpt.close()
+                if ckpt is not None:
+                    ckpt.close()
         faults.point("group")
         self._drop_checkpoints()
         return results
 
     def _drop_checkpoints(self) -> None:
-        self.checkpoints.drop()
+        if distributed.is_main():
+            self.checkpoints.drop()
 
     def _host(self, carry_slices):
         """The group's carry as host arrays of n_runs rows, from the device slices."""
-        return jax.tree.map(lambda *a: np.concatenate([np.asarray(x) for x in a])[: self.n_runs], *carry_slices)
+        return jax.tree.map(lambda *a: np.concatenate([distributed.host(x) for x in a])[: self.n_runs], *carry_slices)
 
     def _slices(self, tree, mesh) -> list:
         size = self.slice_size

@@ -26,8 +26,8 @@ from typing import Callable, Mapping
 import jax
 import numpy as np
 
-from research.engine import (checkpoints, config as config_lib, data as data_lib, experiment as experiment_lib, files, report,
-                             train as train_lib)
+from research.engine import (checkpoints, config as config_lib, data as data_lib, distributed,
+                             experiment as experiment_lib, files, report, train as train_lib)
 from research.engine.groups import PHASES, GroupRunner, HIST_SAMPLES, groups_of, run_keys, unit_spread  # noqa: F401
 from research.engine.workdir import WorkdirError, claim as _claim_workdir, hold as _hold, meta as _meta  # noqa: F401
 
@@ -124,6 +124,9 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
         checkpoint_seconds = checkpoints.interval(checkpoint_seconds)
     except ValueError as err:
         raise config_lib.ConfigError(str(err)) from None
+    main = distributed.is_main()
+    if not main:  # one voice: process 0 logs, shows progress and writes the shared files
+        log, progress = (lambda *_: None), False
     with jax.enable_x64(True) if _x64(full, study) else contextlib.nullcontext():
         ctx = Context(full, study, workdir, log=log, progress=progress, checkpoint_seconds=checkpoint_seconds)
         if study.TRAINS:
@@ -132,12 +135,20 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
                 for _, names in groups_of(full):
                     train_lib.program(full.arms[names[0]], n_train, full.input_dim, full.num_classes)
             ctx.runners()  # the batch against the split as loaded, before any file is written
-        with _hold(workdir, log):
-            _claim_workdir(full, workdir, overwrite)
+        errors = (WorkdirError, files.FileError, config_lib.ConfigError, data_lib.DataError)
+        with contextlib.ExitStack() as stack:
+            # The lock admits the processes of this run (process 0 holds it for all) and refuses anyone else.
+            distributed.on_main(lambda: stack.enter_context(_hold(workdir, log)), errors)
+            distributed.on_main(lambda: _claim_workdir(full, workdir, overwrite), errors)
             t0 = time.perf_counter()
             results = study.compute(ctx)
             seconds = time.perf_counter() - t0
             groups = ctx.group_meta or {"compute": {"arms": list(full.arms), "seconds": seconds}}
-            files.write_npz(os.path.join(workdir, "metrics.npz"), results)
-            files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates, seconds))
-            return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays
+
+            def write():
+                files.write_npz(os.path.join(workdir, "metrics.npz"), results)
+                files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates, seconds))
+                return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays
+
+            summary = distributed.on_main(write, errors)
+            return summary if main else files.read_json(os.path.join(workdir, "summary.json"))

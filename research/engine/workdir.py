@@ -35,6 +35,7 @@ def meta(full, started, groups, rates, compute_seconds=None) -> dict:
                      **{pkg: metadata.version(pkg) for pkg in ("jax", "jaxlib", "optax", "flax", "orbax-checkpoint",
                                                              "numpy")}},
         "devices": [str(d) for d in jax.devices()],
+        "processes": jax.process_count(),
         "git_commit": commit or None,
         "wall_seconds": time.time() - started,  # from the start of run() to here (report not included)
         "compute_seconds": compute_seconds,       # inside Study.compute
