@@ -14,7 +14,7 @@ from typing import Any, Callable
 import ml_collections
 
 from research.engine import data as data_lib, study as study_lib
-from research.lib import activations, initializers, losses, mlp, optim, registry
+from research.lib import activations, initializers, losses, mlp, optim, parametrization, registry
 
 # The study a config that names none runs: the engine's defaults (train every arm, no claims).
 DEFAULT_STUDY = "research.engine.defaults"
@@ -40,7 +40,7 @@ def defaults() -> ml_collections.ConfigDict:
                  "limit_train": 0, "n": 1000, "dim": 500},
         "model": {"hidden": (390, 156, 62, 25), "activation": "relu", "batchnorm": False,
                   "weight_init": "he_normal", "weight_init_kwargs": {}, "bias_init": "zeros",
-                  "bn_momentum": 0.9, "bn_eps": 1e-5},
+                  "bn_momentum": 0.9, "bn_eps": 1e-5, "parametrization": "sp", "base_width": 0},
         "train": {"optimizer": "momentum", "optimizer_kwargs": {"alpha": 0.9}, "lr": 0.05, "l2": 0.0,
                   "init_scale": 1.0, "batch_size": 64, "epochs": 5, "max_steps": 0, "evals_per_epoch": 4,
                   "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32", "runs_per_call": 32},
@@ -129,6 +129,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.bias_init": _registered("initializer", initializers.REGISTRY),
     "model.bn_momentum": _num(0, 1),
     "model.bn_eps": _num(0, lo_open=True),
+    "model.parametrization": _one_of(parametrization.NAMES),
+    "model.base_width": ((lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+                         "an integer >= 0 (the base model's hidden width; >= 1 for ntk and mup, 0: none, sp only)"),
     "train.optimizer": _registered("optimizer", optim.REGISTRY),
     "train.optimizer_kwargs": _kwargs(),
     "train.lr": _num(0, lo_open=True),
@@ -210,9 +213,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
         arm = resolve(full, name)
         where = f"arms.{name}"
         try:
-            spec(arm, input_dim=input_dim(full), num_classes=data_lib.num_classes(full.data))
+            arm_spec = spec(arm, input_dim=input_dim(full), num_classes=data_lib.num_classes(full.data))
         except ValueError as err:
             raise ConfigError(f"config.{where}.model: {err}") from None
+        if arm_spec.parametrization == "mup":  # muP's rates depend on the rule's family
+            try:
+                parametrization.scales(arm_spec, arm.train.optimizer)
+            except ValueError as err:
+                raise ConfigError(f"config.{where}.train.optimizer: {err} (model.parametrization='mup')") from None
         try:
             optim.get(arm.train.optimizer, lr=0.1, **plain(arm.train.optimizer_kwargs))
         except (ValueError, TypeError) as err:
@@ -269,7 +277,8 @@ def spec(arm: ml_collections.ConfigDict, input_dim: int, num_classes: int) -> ml
     sizes = (input_dim, *m.hidden, num_classes)
     return mlp.MLPSpec(sizes, activation=m.activation, batchnorm=m.batchnorm, weight_init=m.weight_init,
                        bias_init=m.bias_init, bn_momentum=m.bn_momentum, bn_eps=m.bn_eps,
-                       weight_init_kwargs=dict(plain(m.weight_init_kwargs)))
+                       weight_init_kwargs=dict(plain(m.weight_init_kwargs)),
+                       parametrization=m.parametrization, base_width=m.base_width)
 
 
 def static_key(arm: ml_collections.ConfigDict) -> str:

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from research.lib import backprop, losses, mlp, optim
+from research.lib import backprop, losses, mlp, optim, parametrization
 from research.engine import config as config_lib, keys as keys_lib
 from research.engine.batching import CACHE_BYTES, TEMP_FRACTION, cache_group, many, one_shot  # noqa: F401 (public here too)
 
@@ -85,7 +85,10 @@ class Program:
         return self.steps_per_eval * self.evals_per_epoch
 
     def transform(self, lr) -> optax.GradientTransformation:
-        return optim.get(self.optimizer, lr=lr, **dict(self.optimizer_kwargs))
+        """The update rule at rate ``lr``, its steps scaled per layer as the spec's parametrization
+        says (the rule itself under SP)."""
+        return parametrization.transform(self.spec, self.optimizer,
+                                         optim.get(self.optimizer, lr=lr, **dict(self.optimizer_kwargs)))
 
     def init(self, key: jax.Array, init_scale, arm_spec: mlp.MLPSpec) -> Carry:
         """A fresh run: ``arm_spec``'s init scheme, weights times ``init_scale``."""

@@ -1,10 +1,14 @@
 """The backward pass written by hand from the notes' recursion; no jax.grad, vjp or jvp inside.
 
-For the batch-mean loss L and layer l with pre-activation z^l = a^{l-1} W^l + b^l:
+For the batch-mean loss L and layer l with pre-activation z^l = c^l a^{l-1} W^l + b^l:
 
     delta^L = dL/dz^L                                   (output layer, per loss below)
-    delta^l = (delta^{l+1} W^{l+1 T}) * f'(u^l)         (hidden layer, no BatchNorm: u = z)
-    dL/dW^l = a^{l-1 T} delta^l (+ lam W^l),   dL/db^l = sum_batch delta^l
+    delta^l = c^{l+1} (delta^{l+1} W^{l+1 T}) * f'(u^l) (hidden layer, no BatchNorm: u = z)
+    dL/dW^l = c^l a^{l-1 T} delta^l (+ lam W^l),   dL/db^l = sum_batch delta^l
+
+c^l is the layer's forward multiplier under the spec's parametrization
+(:mod:`research.lib.parametrization`; 1 under SP, where no product with it is formed). The L2
+penalty is on the trained parameter W^l, not on c^l W^l.
 
 Output errors, each divided by the batch size B because L is a batch mean:
     softmax_ce:  (softmax(z) - t) / B
@@ -33,7 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from research.lib import activations, losses, mlp
+from research.lib import activations, losses, mlp, parametrization
 
 
 class Gradients(NamedTuple):
@@ -68,6 +72,10 @@ def grads(params, state, x, y, spec: mlp.MLPSpec, loss, l2: float = 0.0, train: 
     value = losses.get(loss)(logits, y) + losses.l2_penalty(params, l2)
     act = activations.get(spec.activation)
     batch = x.shape[0]
+    multipliers = [s.multiplier for s in parametrization.forward_scales(spec)]
+
+    def times_c(l, value):
+        return value if multipliers[l] == 1.0 else value * jnp.asarray(multipliers[l], value.dtype)
 
     n = spec.depth
     grads_out: list = [None] * n
@@ -76,7 +84,7 @@ def grads(params, state, x, y, spec: mlp.MLPSpec, loss, l2: float = 0.0, train: 
     for l in reversed(range(n)):
         layer = params[l]
         if l < n - 1:  # hidden layer: bring the error back through f and BatchNorm
-            da = delta @ params[l + 1]["w"].T
+            da = times_c(l + 1, delta @ params[l + 1]["w"].T)
             g = da * act.grad(trace.pre[l], trace.post[l])
             grads_l = {}
             if spec.batchnorm:
@@ -95,7 +103,7 @@ def grads(params, state, x, y, spec: mlp.MLPSpec, loss, l2: float = 0.0, train: 
         else:
             grads_l = {}
         deltas[l] = delta
-        grads_l["w"] = mlp.weight_grad(trace.inputs[l], delta) + l2 * layer["w"]
+        grads_l["w"] = times_c(l, mlp.weight_grad(trace.inputs[l], delta)) + l2 * layer["w"]
         grads_l["b"] = jnp.sum(delta, axis=0)
         grads_out[l] = {k: grads_l[k] for k in layer}  # same key order as params
     return Gradients(grads_out, deltas, value, new_state)

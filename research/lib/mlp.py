@@ -2,7 +2,7 @@
 
 Layer ``l`` computes, as the notes place BatchNorm (between the linear map and the activation):
 
-    z   = a_prev @ W + b                          (W has shape (fan_in, fan_out))
+    z   = c * (a_prev @ W) + b                    (W has shape (fan_in, fan_out))
     u   = gamma * (z - mu) / sqrt(var + eps) + beta    (hidden layers, when batchnorm)
     a   = f(u)                                    (hidden layers; the output layer stops at z)
 
@@ -10,6 +10,11 @@ Layer ``l`` computes, as the notes place BatchNorm (between the linear map and t
 layers when batchnorm is on; ``state`` is a list with one ``{"mean", "var"}`` dict per hidden layer
 (empty without batchnorm). :func:`forward` returns every intermediate, so the activation studies
 and the hand backward pass read the same forward pass that :func:`apply` runs.
+
+``c`` is the layer's forward multiplier under the spec's parametrization (1 under SP, the
+default, where the product is left as it is); init multiplies what the weight scheme draws by the
+layer's ``init_std``. Both come from :mod:`research.lib.parametrization`, which also scales the
+learning rates per layer.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from research.lib import activations, initializers, registry
+from research.lib import activations, initializers, parametrization as parametrization_lib, registry
 
 Params = list[dict[str, jax.Array]]
 State = list[dict[str, jax.Array]]
@@ -42,6 +47,11 @@ class MLPSpec:
     ``sizes`` = (input, hidden..., output). ``weight_init`` and ``bias_init`` are names (or import paths) for
     :func:`research.lib.initializers.get`, with keyword arguments in ``*_init_kwargs`` (a dict is
     accepted and stored as sorted items so the spec stays hashable).
+
+    ``parametrization`` is one of :data:`research.lib.parametrization.NAMES` (``"sp"``, ``"ntk"``,
+    ``"mup"``): per-layer init scale, forward multiplier and learning-rate scale relative to the
+    base model whose hidden widths all equal ``base_width``. ``base_width`` is required (>= 1) for
+    ``"ntk"`` and ``"mup"``; SP has no base and ignores it (0, the default, means none).
     """
 
     sizes: tuple[int, ...]
@@ -53,6 +63,8 @@ class MLPSpec:
     bn_eps: float = 1e-5
     weight_init_kwargs: Any = ()
     bias_init_kwargs: Any = ()
+    parametrization: str = "sp"
+    base_width: int = 0
 
     def __post_init__(self):
         sizes = self.sizes
@@ -72,6 +84,14 @@ class MLPSpec:
             self._bad("bn_momentum", self.bn_momentum, "a number in [0, 1)")
         if not (isinstance(self.bn_eps, (int, float)) and self.bn_eps > 0 and math.isfinite(self.bn_eps)):
             self._bad("bn_eps", self.bn_eps, "a finite number > 0")
+        if not (isinstance(self.parametrization, str) and self.parametrization in parametrization_lib.NAMES):
+            self._bad("parametrization", self.parametrization, ", ".join(parametrization_lib.NAMES))
+        if isinstance(self.base_width, bool) or not isinstance(self.base_width, int) or self.base_width < 0:
+            self._bad("base_width", self.base_width, "an integer >= 0 (0: no base, SP only)")
+        if self.parametrization != "sp" and self.base_width == 0:
+            raise ValueError(
+                f"MLPSpec.base_width=0 is invalid with parametrization={self.parametrization!r}; accepted: "
+                "the base model's hidden width, an integer >= 1 (its scales are relative to that base)")
         for field in ("weight_init", "bias_init"):
             kwargs_field = f"{field}_kwargs"
             object.__setattr__(self, kwargs_field, _as_items(getattr(self, kwargs_field), kwargs_field))
@@ -109,10 +129,11 @@ class MLPSpec:
 class Trace(NamedTuple):
     """Every intermediate of one forward pass; lists run over layers.
 
-    ``inputs[l]`` feeds layer l (``inputs[0]`` is x); ``z[l]`` is layer l's linear output (the
-    pre-activation *before* BatchNorm; ``z[-1]`` are the logits); for hidden layers ``pre[l]`` is
-    the activation's input (after BatchNorm when on) and ``post[l] = f(pre[l])``; with batchnorm,
-    ``xhat[l]`` is the normalized z and ``inv_std[l] = 1/sqrt(var + eps)`` of the statistics used.
+    ``inputs[l]`` feeds layer l (``inputs[0]`` is x); ``z[l]`` is layer l's linear output
+    ``c * (a @ W) + b`` (the pre-activation *before* BatchNorm; ``z[-1]`` are the logits); for
+    hidden layers ``pre[l]`` is the activation's input (after BatchNorm when on) and
+    ``post[l] = f(pre[l])``; with batchnorm, ``xhat[l]`` is the normalized z and
+    ``inv_std[l] = 1/sqrt(var + eps)`` of the statistics used.
     """
 
     inputs: list[jax.Array]
@@ -124,15 +145,20 @@ class Trace(NamedTuple):
 
 
 def init(key: jax.Array, spec: MLPSpec, dtype=jnp.float32) -> tuple[Params, State]:
-    """Fresh ``(params, state)``: weights and biases from the spec's schemes, gamma=1, beta=0,
+    """Fresh ``(params, state)``: weights and biases from the spec's schemes (each weight times
+    its layer's ``init_std`` where the parametrization makes that differ from 1), gamma=1, beta=0,
     running mean 0 and running variance 1."""
     w_init = initializers.get(spec.weight_init, **dict(spec.weight_init_kwargs))
     b_init = initializers.get(spec.bias_init, **dict(spec.bias_init_kwargs))
     keys = jax.random.split(key, spec.depth)
     params, state = [], []
+    layer_scales = parametrization_lib.forward_scales(spec)
     for l, (k, (n_in, n_out)) in enumerate(zip(keys, spec.weight_shapes())):
         kw, kb = jax.random.split(k)
-        layer = {"w": w_init(kw, (n_in, n_out), dtype), "b": b_init(kb, (n_out,), dtype)}
+        w = w_init(kw, (n_in, n_out), dtype)
+        if layer_scales[l].init_std != 1.0:
+            w = w * jnp.asarray(layer_scales[l].init_std, w.dtype)
+        layer = {"w": w, "b": b_init(kb, (n_out,), dtype)}
         if spec.batchnorm and l < spec.n_hidden:
             layer["gamma"] = jnp.ones((n_out,), dtype)
             layer["beta"] = jnp.zeros((n_out,), dtype)
@@ -194,12 +220,16 @@ def forward(params: Params, state: State, x: jax.Array, spec: MLPSpec, train: bo
     check_input(x, spec)
     act = activations.get(spec.activation)
     m = spec.bn_momentum
+    multipliers = [s.multiplier for s in parametrization_lib.forward_scales(spec)]
     trace = Trace([], [], [], [], [], [])
     new_state = []
     a = x
     for l, layer in enumerate(params):
         trace.inputs.append(a)
-        z = matmul(a, layer["w"]) + layer["b"]
+        z = matmul(a, layer["w"])
+        if multipliers[l] != 1.0:  # SP keeps the product untouched, bit for bit
+            z = z * jnp.asarray(multipliers[l], z.dtype)
+        z = z + layer["b"]
         trace.z.append(z)
         if l == spec.n_hidden:
             break
