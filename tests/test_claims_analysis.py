@@ -9,8 +9,13 @@ makes it hold and data that makes it fail. The claims that read ``diverged_at`` 
 ``sigmoid_top_saturation``, deep_relu's ``he_learns``) are run with diverged seeds; their current
 behaviour, documented here: a diverged seed is left out (its frozen, finite numbers are not
 averaged), one survivor is enough (its interval collapses to its value), and none left gives NaN
-and a claim that does not hold, without raising. Tests marked ``xfail(strict=True)`` show verdict
-logic that is wrong today; each reason says how.
+and a claim that does not hold, without raising. Every margin a verdict uses comes from the study's
+``config.params.margins``; a test per study changes one there and sees the verdict and the claim's
+text follow. Once strict xfails, now fixed: unit_normal.saturation tests every layer's interval
+(the lowest lower end decides, not the lowest mean); best_eps_f64 is decided by its interval and
+leaves out (and counts) a seed whose float64 errors are NaN instead of scoring it best eps 1e-1.
+deep_relu's "Xavier" variance is one number with He's (shifted by L - 1), so it is a check of that
+identity, not a second finding.
 """
 
 
@@ -21,6 +26,7 @@ import scipy.stats
 from research.engine import study as study_lib
 from research.studies.activations import study as activations_study
 from research.studies.gradcheck import study as gradcheck_study
+from research.engine.claims import CHECK, FINDING
 import claimkit
 
 SEEDS = 3
@@ -104,14 +110,40 @@ def test_unit_normal_saturation_reports_the_least_saturated_layer(least, holds):
     _check(c, holds, least)
 
 
-@pytest.mark.xfail(strict=True, reason="unit_normal.saturation picks the layer of lowest MEAN and tests only its "
-                   "CI: a layer with a higher mean but a CI reaching below 0.5 is never tested, though the claim "
-                   "says 'above 0.5 in every layer' (activations/study.py:59-62)")
 def test_unit_normal_saturation_requires_every_layer_above_half():
+    """Once a strict xfail: the layer of lowest *mean* was the only one tested. Every layer's interval
+    is tested now; the one with the lowest lower end is reported."""
     sat = np.full((SEEDS, LAYERS), 0.95)
     sat[:, 1] = [0.58, 0.58, 0.58]  # lowest mean, CI [0.58, 0.58]
     sat[:, 2] = [0.55, 0.60, 0.65]  # mean 0.60, CI [0.48, 0.72]: not above 0.5
-    assert not _act({"tanh-normal/act_saturated": sat})["activations.unit_normal.saturation"].holds
+    c = _act({"tanh-normal/act_saturated": sat})["activations.unit_normal.saturation"]
+    assert not c.holds
+    _check(c, False, [0.55, 0.60, 0.65])
+    assert "shown: layer 3" in c.claim
+
+
+def test_unit_normal_saturation_a_nan_layer_fails():
+    sat = np.full((SEEDS, LAYERS), 0.95)
+    sat[:, 3] = [0.9, np.nan, 0.9]  # the mean over seeds leaves the NaN out, but the layer's lowest bound is 0.9
+    sat[:, 0] = np.nan              # no finite value at all: its bound is NaN, which fails any test
+    c = _act({"tanh-normal/act_saturated": sat})["activations.unit_normal.saturation"]
+    assert not c.holds and "shown: layer 1" in c.claim
+
+
+def test_activations_margins_come_from_the_config():
+    """Changing params.margins changes the verdict and the printed bound."""
+    sat = np.full((SEEDS, LAYERS), 0.95)
+    sat[:, 1] = [0.60, 0.62, 0.64]  # CI lower end 0.57
+    assert _act({"tanh-normal/act_saturated": sat})["activations.unit_normal.saturation"].holds
+    full = _full("activations", params={"margins": {"saturation_min": 0.6}})
+    c = _act({"tanh-normal/act_saturated": sat}, full=full)["activations.unit_normal.saturation"]
+    assert not c.holds and "above 0.6 in every layer" in c.claim
+    full = _full("activations", params={"margins": {"collapse_std_max": 1e-4}})
+    c = _act({"tanh-small_random/act_std": _last([1e-4, 2e-4, 3e-4])}, full=full)["activations.small_random.collapse"]
+    assert not c.holds and "< 0.0001" in c.claim
+    full = _full("activations", params={"margins": {"relu_stable_min": 0.9, "relu_stable_max": 1.1}})
+    c = _act({"relu-he_normal/act_sq": _geometric([0.97, 1.0, 1.03])}, full=full)["activations.he.relu_stable"]
+    assert not c.holds and "[0.9, 1.1]" in c.claim
 
 
 @pytest.mark.parametrize("last,holds", [
@@ -192,33 +224,60 @@ def test_gradcheck_emits_every_claim():
 
 
 @pytest.mark.parametrize("best,holds", [
-    ((1e-5, 1e-6, 1e-6), True),
+    ((1e-4, 1e-5, 1e-4), True),  # log10 -4, -5, -4: CI [-5.77, -2.90], inside [-6, -2]
+    ((1e-5, 1e-5, 1e-5), True),
+    ((1e-5, 1e-6, 1e-6), False),  # mean -5.67 is within 2 decades of -4, its CI [-7.10, -4.23] is not
     ((1e-9, 1e-9, 1e-9), False),
     ((1e-1, 1e-1, 1e-1), False),
 ])
 def test_best_eps_f64_is_log10_of_the_argmin_eps(best, holds):
-    _check(_gc(best64=best)["gradcheck.best_eps_f64"], holds, np.log10(best))
+    c = _gc(best64=best)["gradcheck.best_eps_f64"]
+    _check(c, holds, np.log10(best))
+    assert "within [-6, -2]" in c.claim
 
 
-@pytest.mark.xfail(strict=True, reason="best_eps_f64 decides on the mean alone (gradcheck/study.py:72, "
-                   "abs(mean + 4) <= 2), against claims.py's rule 'decided by its confidence interval, never by "
-                   "the mean alone': best eps spread from 1e-1 to 1e-9 over seeds (CI [-8.6, -1.4]) holds")
 def test_best_eps_f64_is_decided_by_its_interval():
+    """Once a strict xfail: the verdict read the mean alone (abs(mean + 4) <= 2), so best eps spread
+    from 1e-1 to 1e-9 over seeds (CI [-8.6, -1.4]) held."""
     c = _gc(best64=(1e-1, 1e-9) * 4, min64=(1e-10,) * 8)["gradcheck.best_eps_f64"]
     assert c.measured == pytest.approx(-5.0)
     assert not c.holds
 
 
-@pytest.mark.xfail(strict=True, reason="a seed whose float64 errors are NaN counts as best eps 1e-1 in "
-                   "best_eps_f64: np.argmin returns a NaN's index (gradcheck/study.py:60), while min_error_f64 "
-                   "drops the same seed; here it turns a failing claim (best eps 1e-9) into a holding one")
 def test_best_eps_f64_leaves_out_a_seed_of_nan_errors():
+    """Once a strict xfail: np.argmin returned a NaN's index, so a seed of NaN errors counted as best
+    eps 1e-1 and turned a failing claim (best eps 1e-9) into a holding one. It is left out of every
+    claim now and counted in n_diverged."""
     f64 = _errors((1e-9, 1e-9), (1e-10, 1e-10))
     f64[1] = np.nan
     cs = _gc(f64=f64)
     _check(cs["gradcheck.min_error_f64"], True, [1e-10])  # this one leaves the NaN seed out
     assert cs["gradcheck.best_eps_f64"].measured == pytest.approx(-9.0)
     assert not cs["gradcheck.best_eps_f64"].holds
+    assert cs["gradcheck.best_eps_f64"].n == 1 and cs["gradcheck.best_eps_f64"].n_diverged == 1
+    assert cs["gradcheck.min_error_f64"].n_diverged == 1 and "1 seeds with non-finite errors" in \
+        cs["gradcheck.min_error_f64"].claim
+
+
+def test_best_eps_f64_a_seed_with_one_nan_error_is_left_out_not_scored():
+    """A NaN at one eps only (here the largest): the seed is left out, not scored at the NaN's eps."""
+    f64 = _errors((1e-5, 1e-5, 1e-5), (1e-10, 1e-10, 1e-10))
+    f64[2, 0] = np.nan
+    c = _gc(f64=f64)["gradcheck.best_eps_f64"]
+    _check(c, True, [-5.0, -5.0])
+    assert (c.n, c.n_diverged) == (2, 1)
+
+
+def test_gradcheck_margins_come_from_the_config():
+    full = _full("gradcheck", params={"margins": {"best_eps_decades": 0.5}})
+    c = _gc(full=full)["gradcheck.best_eps_f64"]  # best eps 1e-5: one decade from 1e-4
+    assert not c.holds and "within [-4.5, -3.5]" in c.claim and "factor 3.16228" in c.claim
+    full = _full("gradcheck", params={"margins": {"f64_error_max": 1e-11}})
+    c = _gc(full=full)["gradcheck.min_error_f64"]
+    assert not c.holds and "< 1e-11" in c.claim
+    full = _full("gradcheck", params={"margins": {"f32_error_min": 1e-3}})
+    c = _gc(full=full)["gradcheck.min_error_f32"]
+    assert not c.holds and "below 0.001" in c.claim
 
 
 @pytest.mark.parametrize("mins,holds", [
@@ -265,7 +324,7 @@ def _acts(top, lower=(0.5, 0.55, 0.6)):
     return m
 
 
-def _gr(changes=None):
+def _gr(changes=None, full=None):
     """gradients' claims on the default arms, every one holding unless ``changes`` replaces keys."""
     res = {"standard/jac_mean_sv": _sv([0.49, 0.50, 0.51]), "normalized/jac_mean_sv": _sv([0.79, 0.80, 0.81]),
            "standard/grad_var_ratio": np.array([0.01, 0.02, 0.03]),
@@ -273,7 +332,7 @@ def _gr(changes=None):
            "sigmoid_standard/train_act_mean": _acts([0.01, 0.02, 0.03]),
            "sigmoid_standard/steps": np.array([0, 50, 100]), "sigmoid_standard/diverged_at": ALIVE}
     res.update(changes or {})
-    return _claims("gradients", _full("gradients"), res)
+    return _claims("gradients", full or _full("gradients"), res)
 
 
 def test_gradients_emit_every_claim():
@@ -326,6 +385,18 @@ def test_sigmoid_top_saturation_leaves_out_diverged_seeds():
     _check(c, True, [0.01, 0.02])
 
 
+def test_gradients_margins_come_from_the_config():
+    full = _full("gradients", params={"margins": {"jacobian_normalized_min": 0.85}})
+    c = _gr(full=full)["gradients.jacobian_singular_values"]
+    assert not c.holds and "[0.85, 0.9]" in c.claim
+    full = _full("gradients", params={"margins": {"variance_standard_max": 0.02}})
+    c = _gr(full=full)["gradients.backprop_variance_ratio"]
+    assert not c.holds and "CI below 0.02" in c.claim
+    full = _full("gradients", params={"margins": {"top_saturation_max": 0.01}})
+    c = _gr(full=full)["gradients.sigmoid_top_saturation"]
+    assert not c.holds and "CI below 0.01" in c.claim
+
+
 def test_sigmoid_top_saturation_with_every_seed_diverged_does_not_hold():
     c = _gr({"sigmoid_standard/diverged_at": np.array([3, 7, 40])})["gradients.sigmoid_top_saturation"]
     _check(c, False, [])
@@ -359,26 +430,68 @@ def _dr(changes=None, full=None, n_layers=30):
 def test_deep_relu_emits_every_claim():
     cs = _dr()
     assert set(cs) == DR_IDS and all(c.holds for c in cs.values())
-    assert "theory's -29" in cs["deep_relu.variance_ratio_xavier"].claim
+    assert "theory's +0" in cs["deep_relu.variance_ratio_he"].claim and "1.45 of it (0.05 per layer" in \
+        cs["deep_relu.variance_ratio_he"].claim
+    assert "He's -29" in cs["deep_relu.variance_ratio_xavier"].claim
     assert "(310 updates)" in cs["deep_relu.he_learns"].claim
 
 
-@pytest.mark.parametrize("arm,last,holds", [
-    ("xavier", [-29.5, -29.0, -28.5], True),   # theory -29, tolerance 1.45
-    ("xavier", [-30.5, -30.0, -29.5], False),  # Jensen's pull of -1: CI [-31.2, -28.8]
-    ("xavier", [-0.5, 0.0, 0.5], False),       # no halving
-    ("he", [-0.5, 0.0, 0.5], True),            # theory 0
-    ("he", [1.0, 1.5, 2.0], False),
+def test_deep_relu_one_finding_per_measurement():
+    """The "Xavier" log2 ratio is He's shifted by L - 1 (one measurement): a check, He's the finding."""
+    cs = _dr()
+    assert cs["deep_relu.variance_ratio_xavier"].kind == CHECK
+    assert cs["deep_relu.variance_ratio_he"].kind == FINDING and cs["deep_relu.he_learns"].kind == FINDING
+
+
+@pytest.mark.parametrize("last,holds", [
+    ([-0.5, 0.0, 0.5], True),    # theory 0, tolerance 1.45
+    ([1.0, 1.5, 2.0], False),
+    ([-1.5, -1.0, -0.5], False),  # Jensen's pull of -1: CI [-2.24, 0.24]
 ])
-def test_variance_ratio_is_the_last_layer_against_the_theory(arm, last, holds):
-    _check(_dr({f"{arm}/log2_ratio": _ratios(last)})[f"deep_relu.variance_ratio_{arm}"], holds, last)
+def test_variance_ratio_he_is_the_last_layer_against_the_theory(last, holds):
+    _check(_dr({"he/log2_ratio": _ratios(last)})["deep_relu.variance_ratio_he"], holds, last)
 
 
-@pytest.mark.parametrize("last,holds", [([-3.0] * 3, True), ([-2.5] * 3, False)])
+@pytest.mark.parametrize("last,holds", [([0.1] * 3, True), ([0.2] * 3, False)])
 def test_variance_ratio_theory_and_tolerance_follow_the_depth_of_the_array(last, holds):
-    """4 linear layers: theory -3, tolerance 3 * 0.05."""
-    c = _dr({"xavier/log2_ratio": _ratios(last, 4)})["deep_relu.variance_ratio_xavier"]
+    """4 linear layers: theory 0, tolerance 3 * 0.05."""
+    c = _dr({"he/log2_ratio": _ratios(last, 4)})["deep_relu.variance_ratio_he"]
     _check(c, holds, last)
+    assert "within 0.15 of it" in c.claim
+
+
+@pytest.mark.parametrize("xavier,holds", [
+    ([-29.5, -29.0, -28.5], True),              # exactly He's - 29, seed by seed
+    ([-29.5 + 3e-6, -29.0 - 2e-6, -28.5], True),  # float32 round-off
+    ([-29.5, -29.0, -28.5 + 1e-3], False),       # one seed off by 1e-3
+    ([-29.0, -29.0, -29.0], False),              # the same mean (-29) but not paired with He's seeds
+    ([-0.5, 0.0, 0.5], False),                   # no halving
+])
+def test_variance_ratio_xavier_checks_the_shift_by_l_minus_1_per_seed(xavier, holds):
+    c = _dr({"xavier/log2_ratio": _ratios(xavier)})["deep_relu.variance_ratio_xavier"]
+    _check(c, holds, np.abs(np.asarray(xavier) - (np.array([-0.5, 0.0, 0.5]) - 29)))
+    assert "below 0.0001 in every seed" in c.claim
+
+
+def test_variance_ratio_xavier_check_follows_the_depth_and_fails_on_nan():
+    c = _dr({"xavier/log2_ratio": _ratios([-3.5, -3.0, -2.5], 4), "he/log2_ratio": _ratios([-0.5, 0.0, 0.5], 4)})
+    assert c["deep_relu.variance_ratio_xavier"].holds and "He's -3" in c["deep_relu.variance_ratio_xavier"].claim
+    c = _dr({"xavier/log2_ratio": _ratios([-29.5, np.nan, -28.5])})["deep_relu.variance_ratio_xavier"]
+    assert not c.holds
+
+
+def test_deep_relu_margins_come_from_the_config():
+    """The tolerance fixed in the config decides: 0.01 per layer (0.29 over 29) fails He's
+    [-0.5, 0, 0.5] (CI [-1.24, 1.24]); the printed text follows."""
+    full = _full("deep_relu", params={"margins": {"variance_tol_per_layer": 0.01}})
+    c = _dr(full=full)["deep_relu.variance_ratio_he"]
+    assert not c.holds and "within 0.29 of it (0.01 per layer" in c.claim
+    full = _full("deep_relu", params={"margins": {"homogeneity_tol": 1e-7}})
+    c = _dr({"xavier/log2_ratio": _ratios([-29.5 + 3e-6, -29.0, -28.5])}, full=full)["deep_relu.variance_ratio_xavier"]
+    assert not c.holds and "below 1e-07" in c.claim
+    full = _full("deep_relu", params={"margins": {"he_learns_min": 0.9}})
+    c = _dr(full=full)["deep_relu.he_learns"]
+    assert not c.holds and "CI above 0.9" in c.claim
 
 
 def test_deep_relu_without_the_xavier_arm_has_only_the_he_variance_claim():

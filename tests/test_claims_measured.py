@@ -10,10 +10,11 @@ Covered:
 * signal_theory.length_map_error: ``<arm>/q_measured`` (seeds, sigma_w2, q0, layer) against
   ``<arm>/q_theory`` (the study's own mean-field length trajectories on a small grid), for the
   bounded arms only (relu is not claimed unless no bounded arm exists). The seed-mean worst cell
-  decides, sign-flipped; the tolerance follows the narrowest layer.
+  decides, sign-flipped (a NaN in any arm is the worst: the claim fails); the tolerance follows
+  the narrowest layer.
 * signal_theory.critical_sigma_w2: ``tanh/chi1_measured`` (seeds, critical_grid) curves whose
   crossings of 1 are known, against ``tanh/critical_theory`` (the study's brentq). A seed whose curve
-  does not cross 1 inside the grid is left out today (xfail below: it should count against the claim).
+  does not cross 1 inside the grid is left out of the interval and counts against the claim.
 * init_zoo.orthogonal_isometry: ``linear/{orthogonal,gaussian}_float64`` at full depth; both halves
   (orthogonal within 1e-10, Gaussian's median below 0.5) decided by their intervals.
 * init_zoo.lsuv_unit_variance: ``lsuv/var_after`` (worst layer per seed) against tol plus
@@ -22,9 +23,13 @@ Covered:
   (chosen on surviving seeds, LSUV counts as dense). Diverged seeds: a pair with a diverged member
   is NaN and left out (``n``), every seed diverged in either arm counts once (``n_diverged``).
 
+Every margin a verdict uses comes from the study's ``config.params.margins``; a test per study
+changes one there and sees the verdict and the claim's text follow.
+
 tests/test_study_signal_theory.py and tests/test_study_init_zoo.py test the maths (``_crossing``, the
-mean-field functions, the spectra) and the sparse claim's basic hold/fail; not repeated here. Tests
-marked ``xfail(strict=True)`` show verdict logic that is wrong today; each reason says how.
+mean-field functions, the spectra) and the sparse claim's basic hold/fail; not repeated here. The two
+tests once marked ``xfail(strict=True)`` (a NaN in a later bounded arm; a seed without a crossing)
+pass now; their docstrings say what was wrong.
 """
 
 import math
@@ -77,8 +82,8 @@ ST_HIDDEN = (1000,) * 3
 TANH = {"model": {"activation": "tanh"}}
 
 
-def _st_full(hidden=ST_HIDDEN, **changes):
-    return _full("signal_theory", params=ST_PARAMS, model={"hidden": hidden}, **changes)
+def _st_full(hidden=ST_HIDDEN, params=None, **changes):
+    return _full("signal_theory", params={**ST_PARAMS, **(params or {})}, model={"hidden": hidden}, **changes)
 
 
 def _q_theory(full, activation):
@@ -185,15 +190,17 @@ def test_length_map_error_nan_cell_does_not_hold():
     _check(c, LENGTH, False, [])
 
 
-@pytest.mark.xfail(strict=True, reason="length_map_error picks the worst arm with max(key=mean) "
-                   "(signal_theory/study.py:165-166): a NaN mean never compares greater, so a NaN in a "
-                   "bounded arm after the first (here tanh, after sigmoid) is skipped and the claim holds on "
-                   "sigmoid alone, while a NaN in the first arm fails it (previous test)")
 def test_length_map_error_nan_in_a_later_arm_does_not_hold():
+    """Once a strict xfail: the worst arm was picked with max(key=mean), and a NaN mean never compares
+    greater, so a NaN in a bounded arm after the first (here tanh, after sigmoid) was skipped and the
+    claim held on sigmoid alone. A NaN arm is the worst now, whichever its place."""
     full = _st_full(arms={"sigmoid": {"model": {"activation": "sigmoid"}}, "tanh": TANH})
     errs = {"sigmoid": _errors(full, {(0, 0, 0): [0.01] * SEEDS}),
             "tanh": _errors(full, {(0, 1, 2): [0.0, np.nan, 0.0, 0.0]})}
-    assert not _st(full, errors=errs)[LENGTH].holds
+    c = _st(full, errors=errs)[LENGTH]
+    assert not c.holds
+    _check(c, LENGTH, False, [])
+    assert "worst here: tanh" in c.claim
 
 
 def test_relu_alone_is_claimed_for_the_length_map_and_has_no_critical_claim():
@@ -228,22 +235,34 @@ def test_critical_sigma_w2_holds_when_every_seed_measures_the_theory_chi1_curve(
     _check(_st(full, chi=np.tile(curve, (SEEDS, 1)))[CRITICAL], CRITICAL, True, [x] * SEEDS)
 
 
-def test_critical_sigma_w2_leaves_out_a_seed_that_does_not_cross_inside_the_grid():
-    """Current behaviour: the seed's crossing is NaN and mean_ci drops it: n is 3, the interval is the
-    other seeds' (the xfail below says why that is wrong)."""
+def test_critical_sigma_w2_leaves_a_seed_that_does_not_cross_inside_the_grid_out_of_the_interval():
+    """The seed's crossing is NaN: the interval is the other seeds' (n is 3), the claim says how many
+    did not cross, and it does not hold (next test)."""
     full = _st_full()
     x = [_theory_critical(full)] * 3 + [math.nan]
-    _check(_st(full, chi=_chi(full, x))[CRITICAL], CRITICAL, True, x)
+    c = _st(full, chi=_chi(full, x))[CRITICAL]
+    _check(c, CRITICAL, False, x)
+    assert "(1 of 4 do not" in c.claim
 
 
-@pytest.mark.xfail(strict=True, reason="critical_sigma_w2 drops a seed whose chi1 does not cross 1 inside "
-                   "critical_grid (its crossing is NaN, signal_theory/measure.py:147, and mean_ci at "
-                   "signal_theory/study.py:183 keeps finite values only): that seed's crossing lies outside "
-                   "1.4-2.2, over 20% from the theory's 1.76, yet the claim holds on the other seeds and "
-                   "reports nothing about the missing one")
 def test_critical_sigma_w2_seed_without_crossing_counts_against_the_claim():
+    """Once a strict xfail: a seed whose chi1 does not cross 1 inside critical_grid was dropped (its
+    crossing is NaN and mean_ci keeps finite values only), so the claim held on the other seeds,
+    though that seed's boundary lies outside 1.4-2.2, over 20% from the theory's 1.76."""
     full = _st_full()
     assert not _st(full, chi=_chi(full, [_theory_critical(full)] * 3 + [math.nan]))[CRITICAL].holds
+    assert _st(full)[CRITICAL].holds and "(0 of 4 do not" in _st(full)[CRITICAL].claim
+
+
+def test_signal_theory_margins_come_from_the_config():
+    full = _st_full(params={"margins": {"critical_rel_tol": 0.001}})
+    x = _theory_critical(full) * (1.0 + np.asarray([-0.005, 0.0, 0.005, 0.0]))  # holds at 2% (the default)
+    c = _st(full, chi=_chi(full, x))[CRITICAL]
+    assert not c.holds and "within 0% of theory" not in c.claim and "within 0.1% of theory" in c.claim
+    full = _st_full(params={"margins": {"length_tol_floor": 0.1}})
+    c = _st(full, errors={"tanh": _errors(full, {(0, 0, 1): [0.07] * SEEDS})})[LENGTH]
+    _check(c, LENGTH, True, [0.07] * SEEDS)  # fails at the default 5%
+    assert "below 10%" in c.claim
 
 
 def test_critical_sigma_w2_with_no_seed_crossing_does_not_hold():
@@ -403,3 +422,18 @@ def test_sparse_trains_compares_with_the_next_dense_arm_when_the_best_diverged_i
     c = _iz(_arm("he_normal", CHANCE, range(SEEDS)))[SPARSE]
     _check(c, SPARSE, True, [0.92 - 0.91] * SEEDS, 0)
     assert "sparse15 - lsuv" in c.claim
+
+
+def test_init_zoo_margins_come_from_the_config():
+    """sparse15 trails he_normal by 0.03 in every seed: within the margin at 0.05, not at the default 0.02."""
+    sparse = _arm("sparse15", FINALS["he_normal"] - 0.03)
+    assert not _iz(sparse)[SPARSE].holds
+    c = _iz(sparse, full=_full("init_zoo", params={"margins": {"sparse_margin": 0.05}}))[SPARSE]
+    _check(c, SPARSE, True, [-0.03] * SEEDS)
+    assert "within 0.05 of the best" in c.claim and ">= -0.05" in c.claim
+    c = _iz(full=_full("init_zoo", params={"margins": {"lsuv_se_bound": 0.0}}))[LSUV]  # bound 0.1: 0.05 passes
+    assert c.holds and "plus 0 standard errors" in c.claim and "(0.100)" in c.claim
+    c = _iz(_lsuv([0.12] * SEEDS), full=_full("init_zoo", params={"margins": {"lsuv_se_bound": 0.0}}))[LSUV]
+    assert not c.holds  # passes at the default bound 0.13
+    c = _iz(full=_full("init_zoo", params={"margins": {"isometry_max_dev": 1e-14}}))[ISO]
+    assert not c.holds and "holds if below 1e-14" in c.claim

@@ -18,6 +18,8 @@ first), then calls the study's ``claims``. Covered, per study:
 Every claim id has a case where it holds and one where it fails for the stated reason, with
 ``measured`` checked where the arithmetic is simple. Diverged seeds (``diverged_at >= 0``) are
 covered too; what the current code does with them is stated in each test's name and docstring.
+Every margin a verdict uses comes from the study's ``config.params.margins`` (``_full(margins=...)``
+changes some); a test per study changes one and sees the verdict and the claim's text follow.
 Tests marked ``xfail(strict=True)`` are known bugs: they assert the right behaviour, which
 the code does not have yet.
 """
@@ -40,13 +42,15 @@ def _study(study):
     return study_lib.load(study)
 
 
-def _full(study, arms=None, seeds=SEEDS):
+def _full(study, arms=None, seeds=SEEDS, margins=None):
     """The study's default config, resolved (an Experiment). ``arms``: names to keep from the default arms, or a dict
-    that replaces them. The one place the config is built."""
+    that replaces them; ``margins``: entries of ``params.margins`` to change. The one place the config is built."""
     c = _study(study).get_config()
     c.seeds = seeds
     if arms is not None:
         c.arms = dict(arms) if isinstance(arms, dict) else {n: c.arms[n] for n in arms}
+    if margins:
+        c.params.margins.update(margins)
     return experiment.resolve(c)
 
 
@@ -118,13 +122,34 @@ def test_init_study_small_random_stalls_needs_the_ci_below_0p2_not_just_the_mean
 
 
 def test_init_study_scaled_inits_train_reports_the_worst_arm_and_fails_on_its_ci():
-    """The worst scaled arm (by mean) decides: xavier's mean is exactly 0.8 but its CI dips below."""
+    """The worst scaled arm (lowest CI lower end) decides: xavier's mean is exactly 0.8 but its CI dips below."""
     full = _full("init_study")
     c = _claims("init_study", full, _init_results(full, sigmoid_xavier_normal=[0.9, 0.7, 0.9, 0.7]))[
         "init_study.sigmoid.scaled_inits_train"]
     assert c.measured == pytest.approx(0.8) and c.ci_low < 0.8 and not c.holds
     c = _claims("init_study", full, _init_results(full, relu_he_normal=[0.85] * 4))["init_study.relu.scaled_inits_train"]
     assert c.measured == pytest.approx(0.85) and c.holds
+
+
+def test_init_study_scaled_inits_train_tests_every_arm_not_the_lowest_mean():
+    """lecun has the lowest mean (0.82, CI collapsed, above 0.8); xavier a higher mean (0.85) whose CI
+    reaches below 0.8. Picking by the mean tested lecun only and held; every arm's interval counts."""
+    full = _full("init_study")
+    c = _claims("init_study", full, _init_results(full, relu_lecun_normal=[0.82] * 4,
+                                                  relu_xavier_normal=[0.95, 0.75, 0.95, 0.75]))[
+        "init_study.relu.scaled_inits_train"]
+    assert c.measured == pytest.approx(0.85) and c.ci_low < 0.8 and not c.holds
+
+
+def test_init_study_margins_come_from_the_config():
+    full = _full("init_study", margins={"trains_min": 0.95})
+    got = _claims("init_study", full, _init_results(full))
+    assert not got["init_study.relu.scaled_inits_train"].holds  # 0.9 everywhere: holds at the default 0.8
+    assert ">= 0.95" in got["init_study.relu.scaled_inits_train"].claim
+    full = _full("init_study", margins={"stuck_max": 0.1})
+    got = _claims("init_study", full, _init_results(full))
+    assert not got["init_study.relu.zeros_at_chance"].holds  # exactly chance is not below 0.1
+    assert "below 0.1 (95% CI)" in got["init_study.relu.zeros_at_chance"].claim
 
 
 def test_init_study_diverged_seed_counts_as_failure_at_chance():
@@ -226,6 +251,12 @@ def test_symmetry_diverged_seed_dropped_from_accuracy_but_its_spread_still_count
     got = _claims("symmetry", full, _sym_results(full, zeros=([0.9, 0.1, 0.1, 0.1], spread, (0,))))
     assert got["symmetry.zero.accuracy"].measured == pytest.approx(0.1) and got["symmetry.zero.accuracy"].holds
     assert got["symmetry.zero.identical_units"].measured == 0.25 and not got["symmetry.zero.identical_units"].holds
+
+
+def test_symmetry_margins_come_from_the_config():
+    full = _full("symmetry", margins={"zero_accuracy_max": 0.05})
+    c = _claims("symmetry", full, _sym_results(full))["symmetry.zero.accuracy"]
+    assert not c.holds and "below 0.05" in c.claim
 
 
 def test_symmetry_claims_absent_without_their_arms():
@@ -374,6 +405,16 @@ def test_batchnorm_step_cost_fails_at_equal_time_and_skips_an_unmeasured_epoch()
     assert c.measured == 1.5 and c.holds
 
 
+def test_batchnorm_margins_come_from_the_config():
+    """Default results: BN 3x faster, drift ratio 2, step cost 1.5, no accuracy gap."""
+    got = _claims("batchnorm", _full("batchnorm", margins={"faster_min_ratio": 3.0, "stable_min_ratio": 2.5,
+                                                           "step_cost_min_ratio": 2.0, "final_accuracy_gap_min": 0.01,
+                                                           "higher_lr_gap_min": 0.01}), _bn_results())
+    assert not any(c.holds for c in got.values())
+    assert "lower end is above 3)" in got["batchnorm.faster"].claim
+    assert "upper end is >= 0.01)" in got["batchnorm.final_accuracy"].claim
+
+
 def test_batchnorm_claims_absent_without_their_arms():
     assert _claims("batchnorm", _full("batchnorm", arms=["no_bn"]), _bn_results()) == {}
     assert _claims("batchnorm", _full("batchnorm", arms=["bn", "bn_lr_x5"]), _bn_results()) == {}
@@ -449,6 +490,15 @@ def test_optimizers_a_diverged_momentum_seed_fails_the_claim_and_a_mostly_diverg
     assert optimizers_study.best_rate_arms(full, mostly)["momentum"] == "momentum-lr0p01"
     all_dead = _opt_results(momentum_lr0p03=([np.nan] * 4, [np.nan] * 4, (0, 1, 2, 3)))
     assert optimizers_study.best_rate_arms(full, all_dead)["momentum"] == "momentum-lr0p01"
+
+
+def test_optimizers_margins_come_from_the_config():
+    """Default results: momentum 4x fewer quadratic steps, 0.25 lower MNIST training loss."""
+    full = _full("optimizers", arms=OPT_ARMS, margins={"quadratic_min_ratio": 4.0, "mnist_min_loss_gap": 0.3})
+    got = _claims("optimizers", full, _opt_results())
+    assert not got["optimizers.momentum_faster_quadratic"].holds and not got["optimizers.momentum_beats_sgd_mnist"].holds
+    assert "above 4)" in got["optimizers.momentum_faster_quadratic"].claim
+    assert "above 0.3 and" in got["optimizers.momentum_beats_sgd_mnist"].claim
 
 
 def test_optimizers_claims_absent_without_their_inputs():
@@ -528,3 +578,12 @@ def test_hparam_search_val_test_gap_drops_a_diverged_seed_from_both_splits():
     res = _hp_results(finals={A: [0.25] * 4}, diverged={B: (0,)}, test_acc={B: [0.25, 0.875, 0.875, 0.875]})
     c = _claims("hparam_search", _full("hparam_search", arms=[A, B, C]), res)["hparam_search.val_test_gap"]
     assert c.measured == 0.0 and c.holds
+
+
+def test_hparam_search_margins_come_from_the_config():
+    """val - test gap 0.0625 in every seed: outside the default +-0.03, inside +-0.1."""
+    res = _hp_results(test_acc={B: [0.8125] * 4})
+    assert not _claims("hparam_search", _full("hparam_search", arms=[A, B, C]), res)["hparam_search.val_test_gap"].holds
+    c = _claims("hparam_search", _full("hparam_search", arms=[A, B, C], margins={"val_test_gap_max": 0.1}), res)[
+        "hparam_search.val_test_gap"]
+    assert c.measured == 0.0625 and c.holds and "within +-0.1" in c.claim

@@ -20,8 +20,12 @@ def test_tiny_run_reports_its_claims(tmp_path):
         "--config.train.epochs=1", "--config.params.n_examples=32"], IDS)
     assert set(summary["arms"]) == {"xavier", "he"}
     text = {c["id"]: c["claim"] for c in summary["claims"]}
-    assert "theory's -3" in text["deep_relu.variance_ratio_xavier"]  # 4 linear layers: 3 halvings
+    assert "He's -3" in text["deep_relu.variance_ratio_xavier"]  # 4 linear layers: 3 halvings
     assert "theory's +0" in text["deep_relu.variance_ratio_he"]
+    kinds = {c["id"]: c["kind"] for c in summary["claims"]}
+    assert kinds["deep_relu.variance_ratio_xavier"] == "check" and kinds["deep_relu.variance_ratio_he"] == "finding"
+    # the identity the check tests holds in a real run: same keys, ReLU, zero biases
+    assert next(c for c in summary["claims"] if c["id"] == "deep_relu.variance_ratio_xavier")["holds"]
 
 
 @pytest.mark.parametrize("init,expected", [("lecun_normal", 0.5), ("he_normal", 1.0)])

@@ -85,3 +85,20 @@ def test_init_scale_multiplies_unit_normal_weights():
     w = np.asarray(carry.params[0]["w"])
     # 39,200 draws: the std is within 2% (about 5 standard errors), the mean within 10 standard errors of 0
     assert abs(w.std() / 1e-2 - 1) < 0.02 and abs(w.mean()) < 10 * 1e-2 / np.sqrt(w.size)
+
+
+def _full_with(margins):
+    return experiment.resolve(ml_collections.ConfigDict({"study": "weight_scale", "params": {"margins": margins},
+                                                         "arms": {"no_bn": {}, "bn": {}}}))
+
+
+def test_claim_margins_come_from_the_config():
+    """The default (reach 0.5 x the best) counts BN - no BN = (2, 1): interval reaching below 0, no
+    verdict. At 0.95 x the best the counts are (1, 1): it holds; with a minimum gap of 1 it does not."""
+    res = _results([[0.9, 0.8, 0.9, 0.3], [0.9, 0.9, 0.5, 0.1]], [[0.1, 0.9, 0.2, 0.1], [0.1, 0.8, 0.9, 0.1]])
+    (c,) = [x.as_dict() for x in ws.claims(_full(), res)]
+    assert not c["holds"] and "reach 0.5 x the best" in c["claim"]
+    (c,) = [x.as_dict() for x in ws.claims(_full_with({"reach_fraction": 0.95}), res)]
+    assert c["measured"] == 1.0 and c["holds"] and "reach 0.95 x the best" in c["claim"]
+    (c,) = [x.as_dict() for x in ws.claims(_full_with({"reach_fraction": 0.95, "bn_robust_min_gap": 1.0}), res)]
+    assert not c["holds"] and "above 1" in c["claim"]

@@ -7,11 +7,20 @@ not hold is reported as such: a measurement disagreeing with the notes is a resu
 here serve every study: :func:`final` (last validation accuracy of the seeds that did not
 diverge), :func:`first_reach`, :func:`select_by_validation`, and :func:`arm_value`, which reads
 an arm's setting with the base config's as fallback.
+
+Margins. Every number a verdict compares against (a bound, a tolerance, a margin, a null value) is
+fixed before the run in the study's config, as ``config.params.margins``: a flat dict ``{name:
+number}`` that the study's ``config.py`` sets from its module constant ``MARGINS`` (each entry
+commented there, the rationale in the config's docstring). The study declares it with
+:func:`margins_param` and reads it with :func:`margins`; a claim's text prints the values it used.
+A config may override some entries (``--config.params.margins.<name>=<value>``); the others keep
+the study's defaults.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -87,3 +96,34 @@ def select_by_validation(val: dict, chance: float = CHANCE) -> str:
         mostly_diverged = (~alive).sum() * 2 > alive.size
         return (not mostly_diverged, float(np.mean(np.where(alive, acc[:, -1], chance))))
     return max(val.items(), key=score)[0]
+
+
+def margins_param(defaults: dict) -> tuple:
+    """The ``PARAMS["margins"]`` entry of a study whose verdict margins are ``defaults``: the default
+    and the rule, which accepts a dict naming some of ``defaults``' keys, each a finite number."""
+    names = tuple(defaults)
+
+    def ok(v):
+        return isinstance(v, dict) and all(
+            k in names and isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+            for k, x in v.items())
+
+    return dict(defaults), (ok, "a dict of finite numbers named among " + ", ".join(names))
+
+
+def margins(full, defaults: dict) -> dict:
+    """The verdict margins ``full`` runs with: ``defaults`` updated with ``config.params.margins``."""
+    given = full.params.get("margins", None) if hasattr(full.params, "get") else None
+    given = given.to_dict() if hasattr(given, "to_dict") else dict(given or {})
+    return {**defaults, **{k: float(v) for k, v in given.items()}}
+
+
+def weakest(summaries, side: str = "low") -> int:
+    """Index of the :func:`research.engine.stats.mean_ci` summary that a bound over all of them
+    tests hardest: the lowest ``ci_low`` (``side="low"``: "every one is above x") or the highest
+    ``ci_high`` (``side="high"``: "every one is below x"), a NaN bound first (it fails any test).
+    Picking by the mean instead would test one interval and leave a wider one untested."""
+    if side not in ("low", "high"):
+        raise ValueError(f"weakest: side={side!r}; accepted: 'low', 'high'")
+    bounds = [s["ci_low"] if side == "low" else -s["ci_high"] for s in summaries]
+    return int(min(range(len(bounds)), key=lambda i: -math.inf if math.isnan(bounds[i]) else bounds[i]))

@@ -14,7 +14,10 @@ import numpy as np
 
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import initializers, mlp, probes
-from research.engine.claims import arm_value, claim
+from research.engine.claims import arm_value, claim, margins, margins_param, weakest
+from research.studies.activations.config import MARGINS, default_arms  # default_arms: re-exported
+
+PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
 
 HIST, SATURATED = probes.HIST, probes.SATURATED
 layer_stats = probes.layer_stats
@@ -53,40 +56,48 @@ def _find(full, activation, init, **required):
 
 def claims(full, results) -> list:
     out = []
+    m = margins(full, MARGINS)
     src = "note 004; CS231n neural-networks-2"
+    within = lambda s, lo, hi: m[lo] <= s["ci_low"] and s["ci_high"] <= m[hi]  # the whole 95% CI in [lo, hi]
     name = _find(full, "tanh", "small_random")
     if name:
         s = stats.mean_ci(results[f"{name}/act_std"][:, -1])
         out.append(claim("activations.small_random.collapse",
-                         "0.01*randn init: tanh activations collapse toward 0 with depth (last-layer std < 1e-3)",
-                         src, s, s["ci_high"] < 1e-3))
+                         "0.01*randn init: tanh activations collapse toward 0 with depth (last-layer std < "
+                         f"{m['collapse_std_max']:g}, 95% CI)", src, s, s["ci_high"] < m["collapse_std_max"]))
     name = _find(full, "tanh", "normal", stddev=1.0)
     if name:
         per_layer = results[f"{name}/act_saturated"]  # (seeds, layers)
-        worst = min((stats.mean_ci(per_layer[:, l]) for l in range(per_layer.shape[1])), key=lambda s: s["mean"])
+        layers = [stats.mean_ci(per_layer[:, l]) for l in range(per_layer.shape[1])]
+        k = weakest(layers, "low")  # every layer's interval is tested: the lowest lower end decides
+        worst = layers[k]
         out.append(claim("activations.unit_normal.saturation",
-                         "N(0,1) init: tanh units saturate (fraction |h| > 0.99 above 0.5 in every layer; the least "
-                         "saturated layer shown)", src, worst, worst["ci_low"] > 0.5))
+                         f"N(0,1) init: tanh units saturate (fraction |h| > 0.99 above {m['saturation_min']:g} in "
+                         f"every layer, each layer's 95% CI; shown: layer {k + 1}, whose CI's lower end is lowest)",
+                         src, worst, worst["ci_low"] > m["saturation_min"]))
     name = _find(full, "tanh", "xavier_normal")
     if name:
         s = stats.mean_ci(results[f"{name}/act_std"][:, -1])
         out.append(claim("activations.xavier.tanh_healthy",
-                         "Xavier init keeps tanh activations spread at depth (last-layer std in [0.1, 0.9])",
-                         "note 002; Glorot & Bengio 2010", s, 0.1 <= s["ci_low"] and s["ci_high"] <= 0.9))
+                         "Xavier init keeps tanh activations spread at depth (last-layer std in "
+                         f"[{m['tanh_std_min']:g}, {m['tanh_std_max']:g}], 95% CI)",
+                         "note 002; Glorot & Bengio 2010", s, within(s, "tanh_std_min", "tanh_std_max")))
     name = _find(full, "relu", "xavier_normal")
     if name:
         sq = results[f"{name}/act_sq"]
         s = stats.mean_ci(np.exp(np.mean(np.log(sq[:, 1:] / sq[:, :-1]), axis=1)))
         out.append(claim("activations.xavier.relu_halves",
-                         "Xavier init with ReLU halves E[h^2] at every layer (geometric-mean ratio in [0.4, 0.6])",
-                         "He et al. 2015; note 004", s, 0.4 <= s["ci_low"] and s["ci_high"] <= 0.6))
+                         "Xavier init with ReLU halves E[h^2] at every layer (geometric-mean ratio in "
+                         f"[{m['relu_halves_min']:g}, {m['relu_halves_max']:g}], 95% CI)",
+                         "He et al. 2015; note 004", s, within(s, "relu_halves_min", "relu_halves_max")))
     name = _find(full, "relu", "he_normal")
     if name:
         sq = results[f"{name}/act_sq"]
         s = stats.mean_ci(sq[:, -1] / sq[:, 0])
         out.append(claim("activations.he.relu_stable",
-                         "He init keeps ReLU activations' E[h^2] stable with depth (last/first layer ratio in [0.5, 2])",
-                         "He et al. 2015; note 004", s, 0.5 <= s["ci_low"] and s["ci_high"] <= 2.0))
+                         "He init keeps ReLU activations' E[h^2] stable with depth (last/first layer ratio in "
+                         f"[{m['relu_stable_min']:g}, {m['relu_stable_max']:g}], 95% CI)",
+                         "He et al. 2015; note 004", s, within(s, "relu_stable_min", "relu_stable_max")))
     return out
 
 
@@ -130,12 +141,6 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     plt.close(fig)
     return [("Per-layer histograms (layers x inits)", "figures/histograms.png"),
             ("Per-layer mean and std", "figures/layer_stats.png")]
-
-
-def default_arms() -> dict:
-    inits = {"small_random": {}, "normal": {"stddev": 1.0}, "xavier_normal": {}, "he_normal": {}}
-    return {f"{act}-{init}": {"model": {"activation": act, "weight_init": init, "weight_init_kwargs": kw}}
-            for act in ("tanh", "relu") for init, kw in inits.items()}
 
 
 summary = defaults.summary_from(arm_summary)

@@ -11,7 +11,10 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import CHECK, arm_value, claim, diverged, final, first_reach
+from research.engine.claims import CHECK, arm_value, claim, diverged, final, first_reach, margins, margins_param
+from research.studies.batchnorm.config import MARGINS
+
+PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
 
 
 def _by_model(full, batchnorm: bool) -> list[str]:
@@ -30,6 +33,7 @@ def claims(full, results) -> list:
         return []
     bn, bn_fast = bns[0], bns[-1]
     target = full.eval.target_accuracy
+    m = margins(full, MARGINS)
     src = "notes 002-003; Ioffe & Szegedy 2015"
     never = results["steps"][-1] * 2.0  # a seed that never reaches the target counts as twice the budget,
     # and so does one that diverged (divergence is failure, whatever its frozen curve reached)
@@ -41,11 +45,13 @@ def claims(full, results) -> list:
     s_plain, s_bn = steps_to_target(plain), steps_to_target(bn)
     faster = stats.mean_ci(s_plain / s_bn)
     out = [claim("batchnorm.faster", f"BN reaches {target:.0%} validation accuracy in fewer steps (ratio of steps, "
-                 "no BN / BN, paired by seed; > 1 means BN is faster)", src, faster, faster["ci_low"] > 1,
+                 f"no BN / BN, paired by seed; > 1 means BN is faster; holds if the CI's lower end is above "
+                 f"{m['faster_min_ratio']:g})", src, faster, faster["ci_low"] > m["faster_min_ratio"],
                  diverged(results, plain, bn))]
     diff = stats.mean_ci(final(results, bn) - final(results, plain))
     out.append(claim("batchnorm.final_accuracy", "final validation accuracy with BN is at least that without "
-                     "(difference BN - no BN, paired by seed)", src, diff, diff["ci_high"] >= 0,
+                     f"(difference BN - no BN, paired by seed; holds if the CI's upper end is >= "
+                     f"{m['final_accuracy_gap_min']:g})", src, diff, diff["ci_high"] >= m["final_accuracy_gap_min"],
                      diverged(results, plain, bn)))
 
     def drift(name):  # spread over training of the 15/50/85th percentiles, averaged over the three
@@ -54,18 +60,21 @@ def claims(full, results) -> list:
 
     ratio = stats.mean_ci(drift(plain) / drift(bn))
     out.append(claim("batchnorm.stable_inputs", "a last-hidden-layer unit's input distribution drifts less during "
-                     "training with BN (drift of its 15/50/85th percentiles, no BN / BN; > 1 means BN is steadier)",
-                     src, ratio, ratio["ci_low"] > 1, diverged(results, plain, bn)))
+                     "training with BN (drift of its 15/50/85th percentiles, no BN / BN; > 1 means BN is steadier; "
+                     f"holds if the CI's lower end is above {m['stable_min_ratio']:g})",
+                     src, ratio, ratio["ci_low"] > m["stable_min_ratio"], diverged(results, plain, bn)))
     if bn_fast != bn:
         k = _lr(full, bn_fast) / _lr(full, plain)
         gap = stats.mean_ci(final(results, bn_fast) - final(results, plain))
         n_fast = diverged(results, bn_fast)
         out.append(claim("batchnorm.higher_lr", f"BN trains at a {k:g}x larger learning rate, no worse than no BN at "
-                         f"the base rate (final accuracy difference; {n_fast} seeds diverged)", src, gap,
-                         gap["ci_high"] >= 0 and n_fast == 0, diverged(results, plain, bn_fast)))
+                         f"the base rate (final accuracy difference; {n_fast} seeds diverged; holds if none did and "
+                         f"the CI's upper end is >= {m['higher_lr_gap_min']:g})", src, gap,
+                         gap["ci_high"] >= m["higher_lr_gap_min"] and n_fast == 0, diverged(results, plain, bn_fast)))
     cost = stats.mean_ci(results[f"{bn}/step_seconds"] / results[f"{plain}/step_seconds"])
     out.append(claim("batchnorm.step_cost", "a BN step costs more than a plain one (time ratio per seed-step, "
-                     "BN / no BN, per epoch in the same run)", "note 003", cost, cost["ci_low"] > 1,
+                     "BN / no BN, per epoch in the same run; holds if the CI's lower end is above "
+                     f"{m['step_cost_min_ratio']:g})", "note 003", cost, cost["ci_low"] > m["step_cost_min_ratio"],
                      diverged(results, plain, bn), kind=CHECK))
     return out
 

@@ -28,6 +28,16 @@ linear-regime analysis leaves out; inputs scaled by 1/4 gave 0.72 (2 seeds, by h
 
 Sizes: each Jacobian costs one 1000 x 1000 eigendecomposition, so one example per seed and layer
 (each mean already averages 1000 singular values; seed-to-seed spread is ~0.3%).
+
+Margins (``params.margins``, fixed here before any run; see MARGINS), each tested on a 95% CI over
+seeds (the whole interval inside the range, or below/above the bound). Jacobian mean singular
+value: normalized in [``jacobian_normalized_min``, ``jacobian_normalized_max``] = [0.7, 0.9] and
+standard in [``jacobian_standard_min``, ``jacobian_standard_max``] = [0.4, 0.6] (the paper's ~0.8
+and ~0.5, +-0.1). Gradient variance ratio layer 1 / top: normalized in [``variance_normalized_min``,
+``variance_normalized_max``] = [0.5, 2] ("near 1", a factor 2 either way), standard below
+``variance_standard_max`` (0.5). Sigmoid net in training: the top layer's mean activation below
+``top_saturation_max`` (0.1), every lower layer's in [``lower_min``, ``lower_max``] = [0.4, 0.9].
+The values are the ones the study code held before they moved here, unchanged.
 """
 
 from research.engine.config import defaults
@@ -35,6 +45,15 @@ from research.engine.config import defaults
 STANDARD = {"weight_init": "he_uniform", "weight_init_kwargs": {"gain": 3 ** -0.5}}  # U[-1/sqrt(n), 1/sqrt(n)]
 NORMALIZED = {"weight_init": "xavier_uniform", "weight_init_kwargs": {}}
 LR = 1.0
+# Verdict margins, fixed before the run (config.params.margins; the claims print them).
+MARGINS = {
+    "jacobian_normalized_min": 0.7, "jacobian_normalized_max": 0.9,  # jacobian_singular_values
+    "jacobian_standard_min": 0.4, "jacobian_standard_max": 0.6,
+    "variance_normalized_min": 0.5, "variance_normalized_max": 2.0,  # backprop_variance_ratio
+    "variance_standard_max": 0.5,
+    "top_saturation_max": 0.1,                                        # sigmoid_top_saturation
+    "lower_min": 0.4, "lower_max": 0.9,
+}
 
 
 def get_config():
@@ -46,7 +65,8 @@ def get_config():
     c.train.update({"optimizer": "sgd", "lr": LR, "batch_size": 10, "loss": "softmax_ce"})
     c.train.optimizer_kwargs = {}
     c.eval.hist_seeds = 4
-    c.params = {"n_examples": 256, "jacobian_examples": 1, "steps": 100, "measure_every": 2, "n_eval": 100}
+    c.params = {"n_examples": 256, "jacobian_examples": 1, "steps": 100, "measure_every": 2, "n_eval": 100,
+                "margins": dict(MARGINS)}
     c.arms = {"standard": {"model": dict(STANDARD)},
               "normalized": {"model": dict(NORMALIZED)},
               "sigmoid_standard": {"model": {"activation": "sigmoid", "hidden": (1000,) * 4, **STANDARD}}}

@@ -39,7 +39,8 @@ import numpy as np
 
 from research.lib import backprop, mlp, spectra
 from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
-from research.engine.claims import claim, diverged
+from research.engine.claims import claim, diverged, margins, margins_param
+from research.studies.gradients.config import MARGINS
 
 PARAMS = {
     "n_examples": (256, config_lib.integer(2)),        # training inputs for the measurements at init
@@ -47,6 +48,7 @@ PARAMS = {
     "steps": (100, config_lib.integer(1)),             # minibatch updates of the sigmoid arms
     "measure_every": (2, config_lib.integer(1)),       # updates between activation measurements
     "n_eval": (100, config_lib.integer(1)),            # validation inputs the activations are measured on
+    "margins": margins_param(MARGINS),                  # verdict margins, set in config.py
 }
 HIST = 4000  # samples per layer and seed kept for the histograms
 SOURCE = "Glorot & Bengio 2010"
@@ -202,26 +204,33 @@ def _fmt(s):
 
 def claims(full, results) -> list:
     out = []
+    mg = margins(full, MARGINS)
+    within = lambda s, lo, hi: mg[lo] <= s["ci_low"] and s["ci_high"] <= mg[hi]  # the whole 95% CI in [lo, hi]
+    rng = lambda lo, hi: f"[{mg[lo]:g}, {mg[hi]:g}]"
     have = lambda n, k: n in full.arms and f"{n}/{k}" in results
     if have(STANDARD, "jac_mean_sv") and have(NORMALIZED, "jac_mean_sv") and results[f"{NORMALIZED}/jac_mean_sv"].size:
         norm, std = stats.mean_ci(_per_seed_sv(results, NORMALIZED)), stats.mean_ci(_per_seed_sv(results, STANDARD))
         out.append(claim(
             "gradients.jacobian_singular_values",
             "at init the mean singular value of the hidden-to-hidden layer Jacobians dh^{l+1}/dh^l is ~0.8 with "
-            "the normalized init and ~0.5 with the standard one (each 95% CI within [0.7, 0.9] and [0.4, 0.6]); "
-            f"measured: normalized; standard: {_fmt(std)}",
+            f"the normalized init and ~0.5 with the standard one (each 95% CI within "
+            f"{rng('jacobian_normalized_min', 'jacobian_normalized_max')} and "
+            f"{rng('jacobian_standard_min', 'jacobian_standard_max')}); measured: normalized; standard: {_fmt(std)}",
             f"{SOURCE}, Section 4.2.2", norm,
-            0.7 <= norm["ci_low"] and norm["ci_high"] <= 0.9 and 0.4 <= std["ci_low"] and std["ci_high"] <= 0.6))
+            within(norm, "jacobian_normalized_min", "jacobian_normalized_max")
+            and within(std, "jacobian_standard_min", "jacobian_standard_max")))
     if have(STANDARD, "grad_var_ratio") and have(NORMALIZED, "grad_var_ratio"):
         norm = stats.mean_ci(results[f"{NORMALIZED}/grad_var_ratio"])
         std = stats.mean_ci(results[f"{STANDARD}/grad_var_ratio"])
         out.append(claim(
             "gradients.backprop_variance_ratio",
             "at init the variance of back-propagated gradients dC/ds shrinks from the top hidden layer down to "
-            "layer 1 with the standard init (Var ratio layer 1 / top: CI below 0.5) and stays near 1 with the "
-            f"normalized init (CI within [0.5, 2]); measured: normalized; standard: {_fmt(std)}",
-            f"{SOURCE}, Section 4.2.3 and Figure 7", norm,
-            0.5 <= norm["ci_low"] and norm["ci_high"] <= 2.0 and std["ci_high"] < 0.5))
+            f"layer 1 with the standard init (Var ratio layer 1 / top: CI below {mg['variance_standard_max']:g}) and "
+            f"stays near 1 with the normalized init (CI within "
+            f"{rng('variance_normalized_min', 'variance_normalized_max')}); measured: normalized; standard: "
+            f"{_fmt(std)}", f"{SOURCE}, Section 4.2.3 and Figure 7", norm,
+            within(norm, "variance_normalized_min", "variance_normalized_max")
+            and std["ci_high"] < mg["variance_standard_max"]))
     if have(SIGMOID, "train_act_mean"):
         m = results[f"{SIGMOID}/train_act_mean"][_alive(results, SIGMOID)]  # (seeds, measurements, layers)
         top = stats.mean_ci(m[:, -1, -1])
@@ -230,11 +239,12 @@ def claims(full, results) -> list:
         out.append(claim(
             "gradients.sigmoid_top_saturation",
             f"training the sigmoid net from the standard init, the top hidden layer's mean activation is pushed "
-            f"toward 0 early (after {step} updates: CI below 0.1) while the lower layers stay unsaturated around or "
-            f"above 0.5 (each CI within [0.4, 0.9]); measured: top layer; lower layers, bottom up: "
-            + ", ".join(_fmt(s) for s in lower) + " (MNIST 5k; the paper used Shapeset-3x2)",
+            f"toward 0 early (after {step} updates: CI below {mg['top_saturation_max']:g}) while the lower layers "
+            f"stay unsaturated around or above 0.5 (each CI within {rng('lower_min', 'lower_max')}); measured: top "
+            "layer; lower layers, bottom up: " + ", ".join(_fmt(s) for s in lower)
+            + " (MNIST 5k; the paper used Shapeset-3x2)",
             f"{SOURCE}, Section 3.1 and Figure 2", top,
-            top["ci_high"] < 0.1 and all(0.4 <= s["ci_low"] and s["ci_high"] <= 0.9 for s in lower),
+            top["ci_high"] < mg["top_saturation_max"] and all(within(s, "lower_min", "lower_max") for s in lower),
             diverged(results, SIGMOID)))
     return out
 

@@ -11,7 +11,10 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import CHECK, arm_value, claim, diverged, select_by_validation
+from research.engine.claims import CHECK, arm_value, claim, diverged, margins, margins_param, select_by_validation
+from research.studies.hparam_search.config import MARGINS
+
+PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
 
 
 def arms_to_test(full, val: dict) -> set:
@@ -30,9 +33,10 @@ def claims(full, results) -> list:
                  f"{len(counts)} settings", "note 002", once, total == 1 and counts[chosen] == 1, kind=CHECK)]
     alive = results[f"{chosen}/diverged_at"] < 0
     gap = stats.mean_ci(results[f"{chosen}/val_acc"][alive, -1] - results[f"{chosen}/test_acc"][alive])
+    tol = margins(full, MARGINS)["val_test_gap_max"]
     out.append(claim("hparam_search.val_test_gap", "the chosen setting's validation accuracy overstates its test "
-                     "accuracy by little (val - test, within +-0.03)", "note 002", gap,
-                     -0.03 <= gap["ci_low"] and gap["ci_high"] <= 0.03, diverged(results, chosen)))
+                     f"accuracy by little (val - test, 95% CI within +-{tol:g})", "note 002", gap,
+                     -tol <= gap["ci_low"] and gap["ci_high"] <= tol, diverged(results, chosen)))
     return out
 
 

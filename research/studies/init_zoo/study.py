@@ -27,7 +27,8 @@ import numpy as np
 
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import lsuv as lsuv_lib, mlp, spectra
-from research.engine.claims import CHANCE, CHECK, claim, diverged, final
+from research.engine.claims import CHANCE, CHECK, claim, diverged, final, margins, margins_param
+from research.studies.init_zoo.config import MARGINS
 
 X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
 
@@ -37,14 +38,12 @@ PARAMS = {
     "lsuv_tol": (0.1, config_lib.number(0, lo_open=True)),
     "lsuv_max_iter": (10, config_lib.integer(1)),
     "lsuv_batch": (128, config_lib.integer(2)),
+    # verdict margins, set in config.py: sparse_trains' margin to the best dense arm; lsuv_unit_variance's
+    # number of standard errors of the two variance estimates involved (the accepted minibatch, the
+    # held-out batch); orthogonal_isometry's round-off bound and Gaussian median bound
+    "margins": margins_param(MARGINS),
 }
 LSUV_PREFIX = "lsuv"
-# init_zoo.sparse_trains holds if sparse init's final validation accuracy is within this margin of
-# the best dense scheme's (paired by seed, lower end of the 95% interval), fixed before any run.
-SPARSE_MARGIN = 0.02
-# init_zoo.lsuv_unit_variance: the held-out variance may miss 1 by the tolerance plus this many
-# standard errors of the two variance estimates involved (the accepted minibatch, the held-out batch).
-SE_BOUND = 3.0
 
 
 def depths(full) -> np.ndarray:
@@ -146,21 +145,23 @@ def _lsuv_arms(full):
 
 
 def _lsuv_bound(full, results, name) -> float:
-    return float(full.params.lsuv_tol + SE_BOUND * np.median(results[f"{name}/var_se"]))
+    return float(full.params.lsuv_tol + margins(full, MARGINS)["lsuv_se_bound"] * np.median(results[f"{name}/var_se"]))
 
 
 def claims(full, results) -> list:
     out = []
     p = full.params
+    m = margins(full, MARGINS)
     orth, gauss = results["linear/orthogonal_float64"], results["linear/gaussian_float64"]
     s_orth, s_gauss = stats.mean_ci(_max_dev(orth)), stats.mean_ci(_median_sigma(gauss))
     out.append(claim(
         "init_zoo.orthogonal_isometry",
         f"a product of {p.linear_depth} random orthogonal {p.linear_width}x{p.linear_width} matrices is an isometry "
-        f"(measured: max |sigma - 1| of the end-to-end Jacobian, float64; holds if below 1e-10) while the N(0, 1/n) "
+        f"(measured: max |sigma - 1| of the end-to-end Jacobian, float64; holds if below {m['isometry_max_dev']:g}) "
+        f"while the N(0, 1/n) "
         f"product's spectrum spreads (its median sigma, {s_gauss['mean']:.3g} [{s_gauss['ci_low']:.3g}, "
-        f"{s_gauss['ci_high']:.3g}], must be below 0.5)", "Saxe et al. 2013", s_orth,
-        s_orth["ci_high"] < 1e-10 and s_gauss["ci_high"] < 0.5, kind=CHECK))
+        f"{s_gauss['ci_high']:.3g}], must be below {m['gaussian_median_max']:g})", "Saxe et al. 2013", s_orth,
+        s_orth["ci_high"] < m["isometry_max_dev"] and s_gauss["ci_high"] < m["gaussian_median_max"], kind=CHECK))
     for name in _lsuv_arms(full)[:1]:
         dev = np.max(np.abs(results[f"{name}/var_after"] - 1.0), axis=1)  # per seed, worst layer
         s = stats.mean_ci(dev)
@@ -168,7 +169,7 @@ def claims(full, results) -> list:
         out.append(claim(
             "init_zoo.lsuv_unit_variance",
             f"after LSUV (tol {p.lsuv_tol:g}, minibatches of {p.lsuv_batch}) every layer's output variance on a held-out "
-            f"batch of {full.data.n_val} is 1 within the tolerance plus {SE_BOUND:g} standard errors of sampling "
+            f"batch of {full.data.n_val} is 1 within the tolerance plus {m['lsuv_se_bound']:g} standard errors of sampling "
             f"({bound:.3f}); measured: max over layers of |Var - 1| per seed", "Mishkin & Matas 2016", s,
             s["ci_high"] <= bound, kind=CHECK))
     sparse = [n for n in full.arms if _weight_init(full, n) == "sparse"]
@@ -180,9 +181,9 @@ def claims(full, results) -> list:
         out.append(claim(
             "init_zoo.sparse_trains",
             f"sparse init (Martens 2010) trains as well as the dense schemes: its final validation accuracy is within "
-            f"{SPARSE_MARGIN:g} of the best dense arm's ({best}); measured: {sparse[0]} - {best}, paired by seed; holds "
-            f"if the interval's lower end is >= -{SPARSE_MARGIN:g} (chance is {CHANCE:g})", "Martens 2010", s,
-            s["ci_low"] >= -SPARSE_MARGIN, diverged(results, sparse[0], best)))
+            f"{m['sparse_margin']:g} of the best dense arm's ({best}); measured: {sparse[0]} - {best}, paired by seed; "
+            f"holds if the interval's lower end is >= -{m['sparse_margin']:g} (chance is {CHANCE:g})", "Martens 2010",
+            s, s["ci_low"] >= -m["sparse_margin"], diverged(results, sparse[0], best)))
     return out
 
 

@@ -11,8 +11,11 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import arm_value, claim, diverged
+from research.engine.claims import arm_value, claim, diverged, margins, margins_param
 from research.studies.optimizers import surfaces as so
+from research.studies.optimizers.config import MARGINS
+
+PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
 
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
 
@@ -42,20 +45,24 @@ def best_rate_arms(full, results) -> dict[str, str]:
 def claims(full, results) -> list:
     """Note 003: momentum keeps going where SGD zig-zags."""
     out = []
+    m = margins(full, MARGINS)
     sgd_q, mom_q = results.get("quadratic/sgd/steps"), results.get("quadratic/momentum/steps")
     if sgd_q is not None and mom_q is not None:
         ratio = stats.mean_ci(sgd_q.min(axis=1) / mom_q.min(axis=1))
         out.append(claim("optimizers.momentum_faster_quadratic",
                          "momentum reaches f - f* < 1e-6 on an ill-conditioned quadratic (condition 50) in fewer "
-                         "steps than SGD, each at its best rate (step ratio SGD / momentum, per start)",
-                         "note 003", ratio, ratio["ci_low"] > 1))
+                         f"steps than SGD, each at its best rate (step ratio SGD / momentum, per start; holds if the "
+                         f"CI's lower end is above {m['quadratic_min_ratio']:g})",
+                         "note 003", ratio, ratio["ci_low"] > m["quadratic_min_ratio"]))
     best = best_rate_arms(full, results)
     if "sgd" in best and "momentum" in best:
         gap = stats.mean_ci(results[f"{best['sgd']}/train_loss"][:, -1] - results[f"{best['momentum']}/train_loss"][:, -1])
         out.append(claim("optimizers.momentum_beats_sgd_mnist",
                          f"on MNIST momentum ends a fixed budget at a lower training loss than SGD, each at its best "
-                         f"validation rate ({best['momentum']} vs {best['sgd']}; loss difference SGD - momentum)",
-                         "note 003", gap, gap["ci_low"] > 0 and diverged(results, best["momentum"]) == 0,
+                         f"validation rate ({best['momentum']} vs {best['sgd']}; loss difference SGD - momentum; "
+                         f"holds if the CI's lower end is above {m['mnist_min_loss_gap']:g} and no momentum run "
+                         "diverged)", "note 003", gap,
+                         gap["ci_low"] > m["mnist_min_loss_gap"] and diverged(results, best["momentum"]) == 0,
                          diverged(results, best["sgd"], best["momentum"])))
     return out
 

@@ -8,9 +8,23 @@ or shrinking by sigma_w2/2 per layer), the measured growth of an infinitesimal p
 1 at the theory's order-to-chaos boundary (tanh: sigma_w2 about 1.76; relu: exactly 2), the measured
 correlations of input pairs on the correlation map and decaying to c* with the predicted depth scale
 xi_c = -1/ln chi_c (which diverges at the boundary), and the (sigma_w2, sigma_b2) phase diagram.
+
+Margins (``params.margins``, fixed here before any run; see MARGINS; the claims print them). The
+length map's largest relative error holds if its 95% CI is below max(``length_tol_floor``,
+sqrt(2/n)) for the narrowest width n: 5%, or one net's relative spread of E[h^2] where that is
+larger (4.5% at n = 1000). The measured order-to-chaos boundary holds if its CI lies within
+``critical_rel_tol`` (2%) of the theory's, and every seed's chi1 crosses 1 inside critical_grid
+(a seed that does not has its boundary outside the grid: it counts against the claim). The values
+are the ones the study code held before they moved here, unchanged.
 """
 
 from research.engine.config import defaults
+
+# Verdict margins, fixed before the run (config.params.margins; the claims print them).
+MARGINS = {
+    "length_tol_floor": 0.05,  # length_map_error: tolerance max(this, sqrt(2 / narrowest width))
+    "critical_rel_tol": 0.02,  # critical_sigma_w2: CI within this relative distance of the theory
+}
 
 
 def get_config():
@@ -32,6 +46,7 @@ def get_config():
         "corr_floor": 0.02,
         "quad_points": 100,
         "phase_points": 32,
+        "margins": dict(MARGINS),
     }
     c.arms = {"tanh": {"model": {"activation": "tanh"}}, "relu": {"model": {"activation": "relu"}}}
     return c

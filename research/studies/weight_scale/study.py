@@ -20,14 +20,15 @@ import numpy as np
 
 from research.engine import config as config_lib, defaults, stats
 from research.lib import losses, mlp
-from research.engine.claims import claim, diverged
+from research.engine.claims import claim, diverged, margins, margins_param
+from research.studies.weight_scale.config import MARGINS
 
 PARAMS = {
     "n_scales": (20, config_lib.integer(2)),
     "log10_scale_min": (-4.0, config_lib.number(-8, 2, hi_open=False)),
     "log10_scale_max": (0.0, config_lib.number(-8, 2, hi_open=False)),
+    "margins": margins_param(MARGINS),  # verdict margins, set in config.py
 }
-HALF = 0.5  # a run "trains" when its final validation accuracy reaches HALF x the best mean accuracy
 
 
 def scales(full) -> np.ndarray:
@@ -95,9 +96,10 @@ def _masked(results, name, key):
 
 
 def _threshold(full, results) -> float:
-    """HALF x the best mean final validation accuracy over every arm and scale."""
+    """``margins.reach_fraction`` (0.5) x the best mean final validation accuracy over every arm and
+    scale: a run "trains" when its final validation accuracy reaches it."""
     best = max(np.nanmax(np.nanmean(_masked(results, n, "val_acc"), axis=0)) for n in full.arms)
-    return HALF * float(best)
+    return margins(full, MARGINS)["reach_fraction"] * float(best)
 
 
 def reaching(full, results, name) -> np.ndarray:
@@ -119,13 +121,15 @@ def claims(full, results) -> list:
     diff = reaching(full, results, bn).astype(np.float64) - reaching(full, results, plain)
     s = stats.mean_ci(diff)
     counts = {n: stats.mean_ci(reaching(full, results, n)) for n in (bn, plain)}
+    m = margins(full, MARGINS)
     return [claim("weight_scale.bn_robust",
                   f"BatchNorm makes training robust to the weight scale: more of the {n_sc} scales in "
-                  f"[{results['scales'][0]:.0e}, {results['scales'][-1]:.0e}] reach half the best final validation "
-                  f"accuracy ({_threshold(full, results):.3f}) with BN ({counts[bn]['mean']:.1f} of {n_sc}) than "
-                  f"without ({counts[plain]['mean']:.1f}); measured: count with BN - count without, paired by seed; "
-                  f"holds if the interval is above 0", "CS231n assignment 2, BatchNormalization.ipynb; Ioffe & "
-                  "Szegedy 2015", s, s["ci_low"] > 0, diverged(results, bn, plain))]
+                  f"[{results['scales'][0]:.0e}, {results['scales'][-1]:.0e}] reach {m['reach_fraction']:g} x the "
+                  f"best final validation accuracy ({_threshold(full, results):.3f}) with BN "
+                  f"({counts[bn]['mean']:.1f} of {n_sc}) than without ({counts[plain]['mean']:.1f}); measured: count "
+                  f"with BN - count without, paired by seed; holds if the interval is above "
+                  f"{m['bn_robust_min_gap']:g}", "CS231n assignment 2, BatchNormalization.ipynb; Ioffe & "
+                  "Szegedy 2015", s, s["ci_low"] > m["bn_robust_min_gap"], diverged(results, bn, plain))]
 
 
 def arm_summary(full, results) -> dict:
@@ -162,7 +166,8 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
                 ax.annotate(f"{dead[k]}d", (sc[k], np.nan_to_num(mean[k])), fontsize=6, color=line.get_color())
     thr = _threshold(full, results)
     axes[0].axhline(thr, color="grey", ls=":", lw=1)
-    axes[0].text(sc[0], thr, " half the best", fontsize=8, color="grey", va="bottom")
+    axes[0].text(sc[0], thr, f" {margins(full, MARGINS)['reach_fraction']:g} x the best", fontsize=8, color="grey",
+                 va="bottom")
     for ax, (key, title) in zip(axes, panels):
         ax.set(xscale="log", xlabel="weight scale (weights scale * N(0, 1))", title=title)
         if key == "train_loss_final":
