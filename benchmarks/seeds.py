@@ -112,6 +112,9 @@ def parse(argv):
     ap.add_argument("--host-devices", type=int, default=0,
                     help="XLA host devices the engine row splits its seeds over (default: one per core; set "
                          "before jax starts, so only from the command line)")
+    ap.add_argument("--main-study", action="store_true",
+                    help="only the end-to-end row: the README's main study beside the GEMM ceiling and torch-seq "
+                         "on its workload (benchmarks/seeds_main.py)")
     return ap.parse_args(argv)
 
 
@@ -135,6 +138,11 @@ def setup_torch(args, impls: list, threads: int):
 
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.main_study:
+        import seeds_main
+
+        seeds_main.measure(args.quick)
+        return 0
     device = pick_device(args.device)
     jax.config.update("jax_default_device", device)
     common.DEVICE, common.ENGINE_DEVICES = device, jax.devices(device.platform)

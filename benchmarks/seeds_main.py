@@ -1,0 +1,187 @@
+"""The main study end to end, beside the GEMM ceiling and PyTorch on the same workload.
+
+``python benchmarks/seeds_main.py [--quick]`` (or ``python benchmarks/seeds.py --main-study``).
+One process, three measurements, ratios between them:
+
+* ``gemm``: the float32 2048^3 matmul ceiling, best before and after the other rows;
+* ``engine``: ``research.engine.runner.run`` of ``configs/init_study.py`` (the README's main
+  study) into a fresh temporary workdir, wall time from the call to its return: data, init,
+  histograms, compiles, training, checkpoints (the default, at most one a minute), the test split,
+  the report and its figures. Its dense work is ``6 * P * B`` FLOP per seed-step (P weight entries,
+  B the batch; forward 2PB, backward 4PB), the count the issue used (92,160 seed-steps, 13.4 TFLOP);
+  validation passes and everything else are overhead on top of it;
+* ``torch-seq``: the user's alternative, PyTorch the usual way on the same workload: the same net
+  (784-390-156-62-25-10), sigmoid and ReLU, the same MNIST split and batch, momentum SGD (torch's
+  ``v = a v + g; p -= lr v`` is the engine's rule with v scaled by lr), a validation pass at the
+  study's evaluation points, one seed after another. It trains ``--torch-runs`` runs per
+  activation for the study's whole budget and the table extrapolates its seed-steps/s to the
+  study's seed-steps (data loading, the test split and the report are not counted for it:
+  favourable to torch).
+
+Ratios: engine's share of the GEMM ceiling end to end (``dense FLOP / wall / ceiling``) and inside
+its training chunks alone, and engine vs torch-seq in seed-steps/s. Writes
+``benchmarks/results/main-study-<device>[-quick].json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from seeds_common import gemm_peak  # noqa: E402
+
+CONFIG = os.path.join(ROOT, "configs", "init_study.py")
+
+
+def _config(quick: bool):
+    from experiments.run_all import load_config
+
+    c = load_config(CONFIG)
+    if quick:
+        c.seeds = 4
+    return c
+
+
+def dense_flop_per_step(sizes, batch) -> int:
+    return 6 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def engine_row(config) -> dict:
+    from research.engine import experiment, runner
+
+    full = experiment.resolve(config)
+    with tempfile.TemporaryDirectory() as workdir:
+        t0 = time.perf_counter()
+        runner.run(config, workdir, progress=False, log=lambda *_: None)
+        wall = time.perf_counter() - t0
+        with open(os.path.join(workdir, "meta.json")) as f:
+            meta = json.load(f)
+    groups = meta["groups"].values()
+    seed_steps = sum(g["seed_steps"] for g in groups)
+    phases = {}
+    for g in groups:
+        for k, v in g.get("phase_seconds", {}).items():
+            phases[k] = phases.get(k, 0.0) + v
+    arm = next(iter(full.arms.values()))
+    sizes = (full.input_dim, *arm.model.hidden, full.num_classes)
+    return {"wall_s": wall, "seed_steps": seed_steps, "phases_s": phases, "sizes": sizes,
+            "batch": arm.train.batch_size, "devices": meta["devices"],
+            "flop": seed_steps * dense_flop_per_step(sizes, arm.train.batch_size)}
+
+
+def torch_row(torch, config, runs_per_activation: int) -> dict:
+    """Sequential PyTorch training of the study's workload; seed-steps/s over the runs timed."""
+    from research.engine import data as data_lib, experiment, train as train_lib
+
+    full = experiment.resolve(config)
+    ds = data_lib.load(full.data)
+    x, y = torch.from_numpy(np.asarray(ds.train.x, np.float32)), torch.from_numpy(np.asarray(ds.train.y)).long()
+    vx, vy = torch.from_numpy(np.asarray(ds.val.x, np.float32)), torch.from_numpy(np.asarray(ds.val.y)).long()
+    F = torch.nn.functional
+    seconds, seed_steps = 0.0, 0
+    by_act = {}
+    for name, arm in full.arms.items():  # one arm per activation: the rows differ only by the weights' values
+        by_act.setdefault(arm.model.activation, (name, arm))
+    for act, (name, arm) in by_act.items():
+        prog = train_lib.program(arm, x.shape[0], x.shape[1], full.num_classes)
+        sizes = (full.input_dim, *arm.model.hidden, full.num_classes)
+        steps = prog.steps_per_eval * sum(train_lib.schedule(prog, arm.train.epochs, arm.train.max_steps))
+        fn = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[act]
+        for seed in range(runs_per_activation + 1):  # the first run warms torch up and is not timed
+            torch.manual_seed(seed)
+            layers = []
+            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+                layers.append(torch.nn.Linear(a, b))
+                if i < len(sizes) - 2:
+                    layers.append(fn())
+            net = torch.nn.Sequential(*layers)
+            opt = torch.optim.SGD(net.parameters(), lr=float(arm.train.lr),
+                                  momentum=float(dict(arm.train.optimizer_kwargs).get("alpha", 0.9)))
+            gen = torch.Generator().manual_seed(seed)
+            t0 = time.perf_counter()
+            step = 0
+            while step < steps:
+                order = torch.randperm(x.shape[0], generator=gen)
+                for t in range(prog.steps_per_epoch):
+                    if step == steps:
+                        break
+                    idx = order[t * prog.batch_size:(t + 1) * prog.batch_size]
+                    opt.zero_grad(set_to_none=True)
+                    F.cross_entropy(net(x[idx]), y[idx]).backward()
+                    opt.step()
+                    step += 1
+                    if step % prog.steps_per_eval == 0:
+                        with torch.no_grad():
+                            (net(vx).argmax(1) == vy).float().mean().item()
+            if seed:
+                seconds += time.perf_counter() - t0
+                seed_steps += steps
+    return {"seconds": seconds, "seed_steps": seed_steps, "rate": seed_steps / seconds,
+            "threads": torch.get_num_threads()}
+
+
+def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None) -> dict:
+    config = _config(quick)
+    reps = 3 if quick else 5
+    peak = gemm_peak(2048, reps)
+    eng = engine_row(config)
+    try:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        tor = torch_row(torch, config, torch_runs or (1 if quick else 3))
+    except ImportError:
+        tor = None
+        print("torch not installed: the torch-seq row is skipped (pip install -e '.[bench]')")
+    peak = max(peak, gemm_peak(2048, reps))
+    ideal = eng["flop"] / (peak * 1e9)
+    chunks = eng["phases_s"].get("chunks", float("nan"))
+    rate = eng["seed_steps"] / eng["wall_s"]
+    out = {"gemm_gflops": peak, "engine": eng, "torch_seq": tor, "ideal_s": ideal,
+           "engine_vs_ceiling": ideal / eng["wall_s"], "chunks_vs_ceiling": ideal / chunks,
+           "engine_rate": rate, "engine_vs_torch_seq": rate / tor["rate"] if tor else None,
+           "quick": quick, "device": jax.default_backend(), "jax": jax.__version__,
+           "torch": getattr(sys.modules.get("torch"), "__version__", None)}
+    print(f"main study ({'quick: 4 seeds' if quick else 'as configured'}), {eng['seed_steps']:,} seed-steps of "
+          f"{'-'.join(map(str, eng['sizes']))} at batch {eng['batch']}, {eng['flop'] / 1e12:.2f} TFLOP dense, "
+          f"{len(eng['devices'])} device(s)")
+    print(f"  gemm ceiling       {peak:8.1f} GFLOP/s  -> the dense work alone would take {ideal:6.1f} s")
+    print(f"  engine end to end  {eng['wall_s']:8.1f} s         {rate:8.0f} seed-steps/s  "
+          f"{out['engine_vs_ceiling']:6.1%} of the ceiling")
+    print("    phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in eng["phases_s"].items())
+          + f"; chunks alone {out['chunks_vs_ceiling']:.1%} of the ceiling")
+    if tor:
+        print(f"  torch-seq          {eng['seed_steps'] / tor['rate']:8.1f} s (extrapolated from {tor['seed_steps']:,} "
+              f"seed-steps) {tor['rate']:8.0f} seed-steps/s, {tor['threads']} threads")
+        print(f"  engine vs torch-seq: {out['engine_vs_torch_seq']:.2f}x")
+    out_dir = out_dir or os.path.join(ROOT, "benchmarks", "results")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"main-study-{jax.default_backend()}{'-quick' if quick else ''}.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1, default=float)
+    print(f"  -> {os.path.relpath(path, ROOT)}")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="4 seeds instead of the study's 32; 1 torch run per activation")
+    ap.add_argument("--torch-runs", type=int, default=0, help="torch-seq runs timed per activation (default 3)")
+    args = ap.parse_args(argv)
+    measure(args.quick, args.torch_runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
