@@ -15,6 +15,10 @@
     by all arms, which differ only in init and learning rate, a traced value; same init draw and
     minibatch order per seed; checkpointed and resumable). Arms whose name starts with ``lsuv``
     pass their weight_init's draw through LSUV (b) before training (the engine's start hook).
+    The sparse arms are a sweep of the sparse weights' stddev; ``init_zoo.sparse_trains`` is made on
+    the one ``params.sparse_arm`` names, against the dense arm ``params.sparse_comparator`` names
+    (both fixed in the config before the run, checked against the arms before anything trains); the
+    arm table and the figure "Sparse init: scale sweep" report every scale.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
 from research.lib import lsuv as lsuv_lib, mlp, spectra
 from research.engine.claims import CHANCE, CHECK, claim, diverged, final, margins, margins_param
-from research.studies.init_zoo.config import MARGINS
+from research.studies.init_zoo.config import MARGINS, SPARSE_ARM, SPARSE_COMPARATOR
 
 X64 = True  # (a) runs in float64 too (training stays in train.dtype); scoped to this study's run
 
@@ -38,7 +42,11 @@ PARAMS = {
     "lsuv_tol": (0.1, config_lib.number(0, lo_open=True)),
     "lsuv_max_iter": (10, config_lib.integer(1)),
     "lsuv_batch": (128, config_lib.integer(2)),
-    # verdict margins, set in config.py: sparse_trains' margin to the best dense arm; lsuv_unit_variance's
+    # sparse_trains compares these two arms, both named in the config before the run (checked against
+    # config.arms before anything trains)
+    "sparse_arm": (SPARSE_ARM, (lambda v: isinstance(v, str) and bool(v), "an arm name")),
+    "sparse_comparator": (SPARSE_COMPARATOR, (lambda v: isinstance(v, str) and bool(v), "an arm name")),
+    # verdict margins, set in config.py: sparse_trains' non-inferiority margin to the named comparator; lsuv_unit_variance's
     # number of standard errors of the two variance estimates involved (the accepted minibatch, the
     # held-out batch); orthogonal_isometry's round-off bound and Gaussian median bound
     "margins": margins_param(MARGINS),
@@ -112,8 +120,16 @@ def compute(ctx) -> dict[str, np.ndarray]:
     """(a) the deep linear spectra, then (b, c): every arm trained through the engine, LSUV arms
     passing their init draw through LSUV first (the engine's start hook)."""
     full = ctx.full
-    out = measure(full, ctx.keys, ctx.dataset)
     p = full.params
+    for key in ("sparse_arm", "sparse_comparator"):
+        if p[key] not in full.arms:
+            raise config_lib.ConfigError(f"config.params.{key}={p[key]!r} is invalid; accepted: one of the arms, "
+                                         + ", ".join(full.arms))
+    if _weight_init(full, p.sparse_arm) != "sparse" or _weight_init(full, p.sparse_comparator) == "sparse":
+        raise config_lib.ConfigError(
+            f"config.params.sparse_arm={p.sparse_arm!r}, sparse_comparator={p.sparse_comparator!r} are invalid; "
+            "accepted: an arm with weight_init 'sparse' and one with a dense weight_init")
+    out = measure(full, ctx.keys, ctx.dataset)
 
     def start(name, carry, keys, data, prog):
         if not name.startswith(LSUV_PREFIX):
@@ -138,6 +154,33 @@ def _median_sigma(sv):
 
 def _weight_init(full, name):
     return full.arms[name].model.weight_init
+
+
+def _sparse_stddev(full, name) -> float:
+    kw = full.arms[name].model.weight_init_kwargs
+    return float(kw.get("stddev", 1.0)) if hasattr(kw, "get") else 1.0
+
+
+def _sparse_label(full, name) -> str:
+    kw = full.arms[name].model.weight_init_kwargs
+    k = kw.get("connections", 10) if hasattr(kw, "get") else 10
+    return f"{k} incoming N(0, {_sparse_stddev(full, name):g}^2) weights per unit"
+
+
+def _sparse_arms(full) -> list[str]:
+    """The sweep: every arm with weight_init 'sparse', by scale."""
+    return sorted((n for n in full.arms if _weight_init(full, n) == "sparse"), key=lambda n: _sparse_stddev(full, n))
+
+
+def _sparse_pair(full):
+    """(sparse arm, dense comparator) as the config names them, or None if either is not an arm (a workdir
+    from before the two were named: its claim is not made, rather than made against a comparator
+    picked after the run)."""
+    p = full.params
+    arm, ref = p.get("sparse_arm", None), p.get("sparse_comparator", None)
+    if arm in full.arms and ref in full.arms and _weight_init(full, arm) == "sparse":
+        return arm, ref
+    return None
 
 
 def _lsuv_arms(full):
@@ -172,18 +215,18 @@ def claims(full, results) -> list:
             f"batch of {full.data.n_val} is 1 within the tolerance plus {m['lsuv_se_bound']:g} standard errors of sampling "
             f"({bound:.3f}); measured: max over layers of |Var - 1| per seed", "Mishkin & Matas 2016", s,
             s["ci_high"] <= bound, kind=CHECK))
-    sparse = [n for n in full.arms if _weight_init(full, n) == "sparse"]
-    dense = [n for n in full.arms if _weight_init(full, n) != "sparse"]
-    if sparse and dense:
-        best = max(dense, key=lambda n: np.nanmean(final(results, n)) if np.isfinite(final(results, n)).any()
-                   else -np.inf)
-        s = stats.mean_ci(final(results, sparse[0]) - final(results, best))
+    named = _sparse_pair(full)
+    if named:
+        arm, ref = named
+        s = stats.mean_ci(final(results, arm) - final(results, ref))
         out.append(claim(
             "init_zoo.sparse_trains",
-            f"sparse init (Martens 2010) trains as well as the dense schemes: its final validation accuracy is within "
-            f"{m['sparse_margin']:g} of the best dense arm's ({best}); measured: {sparse[0]} - {best}, paired by seed; "
-            f"holds if the interval's lower end is >= -{m['sparse_margin']:g} (chance is {CHANCE:g})", "Martens 2010",
-            s, s["ci_low"] >= -m["sparse_margin"], diverged(results, sparse[0], best)))
+            f"sparse init ({_sparse_label(full, arm)}, tanh units: Sutskever et al. 2013's scale; Martens' N(0, 1) is "
+            f"the logistic-unit form) trains as well as the dense {ref}, the comparator named in the config before "
+            f"the run: measured {arm} - {ref}, final validation accuracy paired by seed, a diverged seed at chance "
+            f"({CHANCE:g}); holds if the interval's lower end is >= -{m['sparse_margin']:g}. The other sparse scales "
+            f"are a sweep in the arm table, not claimed", "Martens 2010; Sutskever et al. 2013",
+            s, s["ci_low"] >= -m["sparse_margin"], diverged(results, arm, ref)))
     return out
 
 
@@ -192,8 +235,8 @@ def _empty():
 
 
 def _row(n_seeds, n_diverged=0, **metrics):
-    keys = ("final_val_acc", "max_abs_sigma_minus_1", "median_sigma", "heldout_var_before", "heldout_var",
-            "lsuv_iterations")
+    keys = ("final_val_acc", "minus_comparator", "max_abs_sigma_minus_1", "median_sigma", "heldout_var_before",
+            "heldout_var", "lsuv_iterations")
     row = {k: metrics.get(k, _empty()) for k in keys}
     row.update(n_seeds=int(n_seeds), n_diverged=int(n_diverged))
     return row
@@ -208,10 +251,15 @@ def arm_summary(full, results) -> dict:
             out[f"linear depth {d}: {name} {dtype}"] = _row(
                 sv.shape[0], max_abs_sigma_minus_1=stats.mean_ci(_max_dev(sv)),
                 median_sigma=stats.mean_ci(_median_sigma(sv)))
+    pair = _sparse_pair(full)
     for name in full.arms:
         alive = results[f"{name}/diverged_at"] < 0
+        extra = {}
+        if pair and _weight_init(full, name) == "sparse":  # the sweep: paired difference to the named comparator,
+            # a diverged seed at chance (as the claim counts it)
+            extra["minus_comparator"] = stats.mean_ci(final(results, name) - final(results, pair[1]))
         out[name] = _row(alive.size, int((~alive).sum()),  # the table leaves diverged seeds out (counted)
-                         final_val_acc=stats.mean_ci(final(results, name, diverged_as=np.nan)))
+                         final_val_acc=stats.mean_ci(final(results, name, diverged_as=np.nan)), **extra)
         if name.startswith(LSUV_PREFIX):
             it = results[f"{name}/lsuv_iterations"]
             for l in range(it.shape[1]):
@@ -290,6 +338,32 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     fig.savefig(f"{fig_dir}/training.png", dpi=100)
     plt.close(fig)
     out.append(("Validation accuracy during training per init", "figures/training.png"))
+
+    sweep, pair = _sparse_arms(full), _sparse_pair(full)
+    if sweep:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        scales = np.array([_sparse_stddev(full, n) for n in sweep])
+        acc = [stats.mean_ci(final(results, n)) for n in sweep]  # a diverged seed at chance, as the claim
+        mean = np.array([a["mean"] for a in acc])
+        err = np.array([[a["mean"] - a["ci_low"] for a in acc], [a["ci_high"] - a["mean"] for a in acc]])
+        ax.errorbar(scales, mean, yerr=err, marker="o", capsize=3, color="C3", label="sparse (15 connections)")
+        if pair:
+            arm, ref = pair
+            r = stats.mean_ci(final(results, ref))
+            ax.axhspan(r["ci_low"], r["ci_high"], color="C0", alpha=0.2, label=f"{ref} (comparator), 95% CI")
+            ax.axhline(r["mean"] - margins(full, MARGINS)["sparse_margin"], color="C0", ls="--", lw=1,
+                       label=f"comparator mean - {margins(full, MARGINS)['sparse_margin']:g} (the claim tests the paired CI)")
+            ax.scatter([_sparse_stddev(full, arm)], [mean[sweep.index(arm)]], s=120, facecolors="none",
+                       edgecolors="k", zorder=3, label=f"claim arm ({arm})")
+        ax.set(xscale="log", xlabel="stddev of the sparse weights", ylabel="final validation accuracy",
+               title=f"Sparse init: scale sweep ({full.seeds} seeds, 95% CI, diverged at chance)")
+        ax.set_xticks(scales, [f"{v:g}" for v in scales])
+        ax.minorticks_off()
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(f"{fig_dir}/sparse_scale_sweep.png", dpi=100)
+        plt.close(fig)
+        out.append(("Sparse init: scale sweep", "figures/sparse_scale_sweep.png"))
     return out
 
 
