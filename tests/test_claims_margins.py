@@ -27,7 +27,7 @@ STUDIES = sorted(p.parent.name for p in (ROOT / "research" / "studies").glob("*/
 
 
 def test_every_built_in_study_is_covered():
-    assert len(STUDIES) == 12 and "deep_relu" in STUDIES
+    assert len(STUDIES) == 13 and "deep_relu" in STUDIES and "width_transfer" in STUDIES
 
 
 @pytest.mark.parametrize("name", STUDIES)
