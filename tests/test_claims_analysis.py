@@ -306,8 +306,32 @@ def test_gradcheck_reads_only_the_first_arm():
 # --- gradients ---------------------------------------------------------------------------------------
 
 GR_IDS = {"gradients.jacobian_singular_values", "gradients.backprop_variance_ratio",
-          "gradients.sigmoid_top_saturation"}
+          "gradients.normalized_vs_standard", "gradients.sigmoid_top_saturation"}
 ALIVE = np.full(SEEDS, -1)
+# Measured pre-activation second moments per hidden layer (seeds, 5) and backward gains n E[W^2] of the
+# 4 hidden-to-hidden layers: normalized ~1, standard ~1/3, as the two inits draw them.
+PRE_Q = {"normalized": np.array([[0.10, 0.085, 0.075, 0.068, 0.062], [0.11, 0.09, 0.08, 0.07, 0.064],
+                                 [0.09, 0.08, 0.07, 0.065, 0.06]]),
+         "standard": np.array([[0.034, 0.011, 0.0037, 0.0012, 0.0004], [0.036, 0.012, 0.004, 0.0013, 0.0004],
+                               [0.032, 0.010, 0.0035, 0.0011, 0.0004]])}
+GAIN = {"normalized": np.array([[1.0, 0.999, 1.001, 1.0]] * SEEDS), "standard": np.array([[1 / 3] * 4] * SEEDS)}
+
+
+def _meanfield_ratio(q, gain):
+    """Per seed: prod over the 4 layers below the top of gain * E[tanh'(sqrt(q) z)^2], the Gaussian
+    integral by scipy's adaptive quadrature (not the study's Gauss-Hermite nodes)."""
+    import scipy.integrate
+
+    def e_fprime2(q):
+        f = lambda z: np.cosh(np.sqrt(q) * z) ** -4 * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+        return scipy.integrate.quad(f, -np.inf, np.inf, epsabs=1e-13, epsrel=1e-12)[0]
+
+    return np.array([np.prod([g * e_fprime2(qq) for qq, g in zip(qs[:-1], gs)]) for qs, gs in zip(q, gain)])
+
+
+def _measured(name, factors):
+    """grad_var_ratio arrays that are ``factors`` (per seed) times the mean-field prediction."""
+    return _meanfield_ratio(PRE_Q[name], GAIN[name]) * np.asarray(factors)
 
 
 def _sv(per_seed):
@@ -327,8 +351,10 @@ def _acts(top, lower=(0.5, 0.55, 0.6)):
 def _gr(changes=None, full=None):
     """gradients' claims on the default arms, every one holding unless ``changes`` replaces keys."""
     res = {"standard/jac_mean_sv": _sv([0.49, 0.50, 0.51]), "normalized/jac_mean_sv": _sv([0.79, 0.80, 0.81]),
-           "standard/grad_var_ratio": np.array([0.01, 0.02, 0.03]),
-           "normalized/grad_var_ratio": np.array([0.9, 1.0, 1.1]),
+           "standard/grad_var_ratio": _measured("standard", [0.98, 1.0, 1.02]),
+           "normalized/grad_var_ratio": _measured("normalized", [0.98, 1.0, 1.02]),
+           "standard/pre_q": PRE_Q["standard"], "normalized/pre_q": PRE_Q["normalized"],
+           "standard/back_gain": GAIN["standard"], "normalized/back_gain": GAIN["normalized"],
            "sigmoid_standard/train_act_mean": _acts([0.01, 0.02, 0.03]),
            "sigmoid_standard/steps": np.array([0, 50, 100]), "sigmoid_standard/diverged_at": ALIVE}
     res.update(changes or {})
@@ -357,14 +383,69 @@ def test_jacobian_claim_is_left_out_without_hidden_to_hidden_layers():
         GR_IDS - {"gradients.jacobian_singular_values"}
 
 
+def test_the_meanfield_prediction_is_the_product_of_layer_factors():
+    from research.studies.gradients import study as G
+
+    for name in ("normalized", "standard"):
+        np.testing.assert_allclose(G.predicted_variance_ratio(PRE_Q[name], GAIN[name], "tanh"),
+                                   _meanfield_ratio(PRE_Q[name], GAIN[name]), rtol=1e-10)
+    # identity activation: f' = 1, the prediction is the product of the gains (Glorot & Bengio's eq. (6))
+    np.testing.assert_allclose(G.predicted_variance_ratio(PRE_Q["standard"], GAIN["standard"], "linear"),
+                               np.full(SEEDS, 3.0 ** -4), rtol=1e-13)
+
+
 @pytest.mark.parametrize("norm,std,holds", [
-    ([0.9, 1.0, 1.1], [0.01, 0.02, 0.03], True),
-    ([0.18, 0.19, 0.20], [0.01, 0.02, 0.03], False),  # the config's MNIST measurement: normalized 0.19
-    ([0.9, 1.0, 1.1], [0.4, 0.5, 0.6], False),
+    ([0.97, 1.0, 1.03], [0.98, 1.0, 1.02], True),
+    ([0.93, 0.95, 0.97], [1.03, 1.05, 1.07], True),   # off by a few %, both CIs inside [0.9, 1.1]
+    ([0.78, 0.80, 0.82], [0.98, 1.0, 1.02], False),   # normalized one layer factor (~0.8) below the prediction
+    ([0.98, 1.0, 1.02], [1.15, 1.2, 1.25], False),    # the standard init off
+    ([0.85, 1.0, 1.15], [0.98, 1.0, 1.02], False),    # mean on the prediction, CI too wide to be within 10%
 ])
-def test_backprop_variance_ratio(norm, std, holds):
-    c = _gr({"normalized/grad_var_ratio": np.array(norm), "standard/grad_var_ratio": np.array(std)})
+def test_backprop_variance_ratio_is_measured_over_meanfield(norm, std, holds):
+    c = _gr({"normalized/grad_var_ratio": _measured("normalized", norm),
+             "standard/grad_var_ratio": _measured("standard", std)})
     _check(c["gradients.backprop_variance_ratio"], holds, norm)
+
+
+def test_linear_regime_ratios_fail_the_meanfield_claim():
+    """The paper's linear-regime numbers (ratio 1 and 3^-4) are not what tanh gives at these q."""
+    c = _gr({"normalized/grad_var_ratio": np.ones(SEEDS), "standard/grad_var_ratio": np.full(SEEDS, 3.0 ** -4)})
+    assert not c["gradients.backprop_variance_ratio"].holds
+
+
+@pytest.mark.parametrize("norm,std,holds", [
+    ([0.5, 0.55, 0.6], [0.010, 0.011, 0.012], True),   # per layer (50)^(1/4) ~ 2.66
+    ([0.5, 0.55, 0.6], [0.2, 0.25, 0.3], False),       # standard keeps its variance almost as well: ~1.2
+    ([0.5, 0.55, 0.6], [0.04, 0.04, 0.04], False),     # per layer (~13.7)^(1/4) ~ 1.9: below 2
+])
+def test_normalized_vs_standard_pairs_seeds_per_layer(norm, std, holds):
+    c = _gr({"normalized/grad_var_ratio": np.array(norm), "standard/grad_var_ratio": np.array(std)})
+    _check(c["gradients.normalized_vs_standard"], holds, (np.array(norm) / np.array(std)) ** 0.25)
+
+
+def test_normalized_vs_standard_pairs_seed_s_with_seed_s():
+    """Paired: the same seed's two inits (same inputs, same key). Here every pair gives 50 over the 4
+    layers (per layer 2.66, no spread); crossing the seeds spreads the factors (2.40 to 2.94) and
+    the 3-seed interval then reaches below 2."""
+    norm, std = np.array([0.4, 0.5, 0.6]), np.array([0.008, 0.01, 0.012])
+    paired = _gr({"normalized/grad_var_ratio": norm, "standard/grad_var_ratio": std})
+    crossed = _gr({"normalized/grad_var_ratio": norm, "standard/grad_var_ratio": std[::-1]})
+    _check(paired["gradients.normalized_vs_standard"], True, (norm / std) ** 0.25)
+    _check(crossed["gradients.normalized_vs_standard"], False, (norm / std[::-1]) ** 0.25)
+    assert paired["gradients.normalized_vs_standard"].ci_high - paired["gradients.normalized_vs_standard"].ci_low \
+        < crossed["gradients.normalized_vs_standard"].ci_high - crossed["gradients.normalized_vs_standard"].ci_low
+
+
+def test_variance_claims_are_left_out_with_one_hidden_layer():
+    arms = _study("gradients").get_config().arms.to_dict()
+    for name in ("standard", "normalized"):
+        arms[name]["model"]["hidden"] = (100,)
+    full = _full("gradients", arms=arms)
+    one = {f"{n}/{k}": v[:, :1] for n in ("standard", "normalized") for k, v in
+           (("pre_q", PRE_Q[n]), ("back_gain", GAIN[n][:, :0]))}
+    one.update({f"{n}/jac_mean_sv": np.zeros((SEEDS, 0)) for n in ("standard", "normalized")})
+    one.update({f"{n}/grad_var_ratio": np.ones(SEEDS) for n in ("standard", "normalized")})
+    assert set(_gr(one, full=full)) == {"gradients.sigmoid_top_saturation"}
 
 
 @pytest.mark.parametrize("top,lower,holds", [
@@ -389,9 +470,12 @@ def test_gradients_margins_come_from_the_config():
     full = _full("gradients", params={"margins": {"jacobian_normalized_min": 0.85}})
     c = _gr(full=full)["gradients.jacobian_singular_values"]
     assert not c.holds and "[0.85, 0.9]" in c.claim
-    full = _full("gradients", params={"margins": {"variance_standard_max": 0.02}})
+    full = _full("gradients", params={"margins": {"meanfield_max": 1.01}})
     c = _gr(full=full)["gradients.backprop_variance_ratio"]
-    assert not c.holds and "CI below 0.02" in c.claim
+    assert not c.holds and "[0.9, 1.01]" in c.claim
+    full = _full("gradients", params={"margins": {"contrast_min": 3.0}})
+    c = _gr(full=full)["gradients.normalized_vs_standard"]
+    assert not c.holds and "CI above 3" in c.claim
     full = _full("gradients", params={"margins": {"top_saturation_max": 0.01}})
     c = _gr(full=full)["gradients.sigmoid_top_saturation"]
     assert not c.holds and "CI below 0.01" in c.claim

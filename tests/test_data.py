@@ -435,7 +435,150 @@ def test_load_gaussian():
 
 
 def test_load_unknown_name():
-    with pytest.raises(DataError, match=re.escape("unknown dataset 'cifar10'; accepted: mnist5k, fashion_mnist, mnist_idx, gaussian")):
+    with pytest.raises(DataError, match=re.escape("unknown dataset 'cifar10'; accepted: mnist5k, fashion_mnist, mnist_idx, "
+                                                  "fashion_mnist_or_mnist5k, gaussian")):
         data.load({"name": "cifar10"})
     with pytest.raises(DataError, match="unknown dataset None"):
         data.load(types.SimpleNamespace())
+
+
+# ----------------------------------------------------------------------------- normalize: standardize or unit
+
+
+def test_unit_pixels_are_exactly_pixel_over_255_in_float64():
+    images, labels = _indexed(300)
+    ds = data.make_splits(images, labels, jax.random.key(3), 30, 40, "toy", dtype=np.float64, normalize="unit")
+    assert (ds.mean, ds.std) == (0.0, 1.0) and ds.train.x.dtype == np.float64
+    rows = _rows(ds, ds.train.x)  # mean 0, std 1: the rows come back from x * 255
+    np.testing.assert_array_equal(ds.train.x, images[rows] / 255.0)  # bitwise: one division, one rounding
+    np.testing.assert_array_equal(ds.val.x, images[_rows(ds, ds.val.x)] / 255.0)
+    test_x = ds.test.evaluate(lambda x, y: x, "unit")
+    np.testing.assert_array_equal(test_x, images[_rows(ds, test_x)] / 255.0)
+    standardized = data.make_splits(images, labels, jax.random.key(3), 30, 40, "toy", dtype=np.float64)
+    np.testing.assert_array_equal(_rows(standardized, standardized.train.x), rows)  # same split, same order
+    np.testing.assert_array_equal(standardized.train.x, (images[rows] / 255.0 - standardized.mean) / standardized.std)
+
+
+def test_load_unit_on_idx_files_gives_float32_pixel_over_255(tmp_path):
+    arrays = _idx_dir(tmp_path / "idx", n_train=12, n_test=5)
+    cfg = {"name": "mnist_idx", "path": str(tmp_path / "idx"), "n_val": 3, "split_seed": 1}
+    unit = data.load({**cfg, "normalize": "unit"})
+    assert unit.train.x.dtype == np.float32 and (unit.mean, unit.std) == (0.0, 1.0)
+    test_x = unit.test.evaluate(lambda x, y: x, "unit")  # the official test set, in its order
+    np.testing.assert_array_equal(test_x, (arrays["test"][0].reshape(5, 784) / 255.0).astype(np.float32))
+    standard = data.load(cfg)  # the default: standardized with the train split's moments, as before
+    assert standard.mean > 0.0 and standard.std > 0.0
+    raw = np.rint(unit.train.x.astype(np.float64) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(unit.train.x, (raw / 255.0).astype(np.float32))
+    np.testing.assert_array_equal(standard.train.x, ((raw / 255.0 - standard.mean) / standard.std).astype(np.float32))
+    written = arrays["train"][0].reshape(12, 784)
+    kept = np.concatenate([raw, np.rint(unit.val.x.astype(np.float64) * 255).astype(np.uint8)])
+    np.testing.assert_array_equal(np.sort(kept, axis=0), np.sort(written, axis=0))
+
+
+def test_unit_pixels_need_no_spread():
+    """Standardizing constant pixels divides by 0 and is refused; [0, 1] pixels need no statistics."""
+    images, labels = np.full((20, 6), 7, np.uint8), np.arange(20) % 10
+    with pytest.raises(DataError, match="the training pixels are constant"):
+        data.make_splits(images, labels, jax.random.key(0), 2, 2, "toy")
+    ds = data.make_splits(images, labels, jax.random.key(0), 2, 2, "toy", dtype=np.float64, normalize="unit")
+    np.testing.assert_array_equal(ds.train.x, np.full((16, 6), 7 / 255.0))
+
+
+@pytest.mark.parametrize("bad", ["minmax", "Unit", "", None, 1])
+def test_bad_normalize_is_refused_before_anything_is_read(monkeypatch, bad):
+    import ml_collections
+    from research.engine import config as config_lib
+
+    monkeypatch.setattr(data, "load_mnist5k", lambda: pytest.fail("data was read for a refused normalize"))
+    with pytest.raises(DataError) as err:
+        data.load({"name": "mnist5k", "normalize": bad})
+    assert str(err.value) == f"normalize={bad!r} is invalid; accepted: standardize, unit"
+    images, labels = _indexed(20)
+    with pytest.raises(DataError, match=re.escape(f"normalize={bad!r} is invalid")):
+        data.make_splits(images, labels, jax.random.key(0), 1, 1, "toy", normalize=bad)
+    c = config_lib.defaults().to_dict()
+    c["data"]["normalize"], c["arms"] = bad, {"a": {}}
+    with pytest.raises(config_lib.ConfigError) as err:
+        config_lib.validate(ml_collections.ConfigDict(c))
+    assert str(err.value) == f"config.data.normalize={bad!r} is invalid; accepted: one of standardize, unit"
+
+
+def test_gaussian_inputs_ignore_normalize():
+    cfg = {"name": "gaussian", "n": 64, "dim": 8, "split_seed": 2}
+    a, b = data.load(cfg), data.load({**cfg, "normalize": "unit"})
+    np.testing.assert_array_equal(a.train.x, b.train.x)  # N(0, 1) as drawn either way
+    assert (b.mean, b.std, b.source) == (0.0, 1.0, "gaussian")
+
+
+# ----------------------------------------------------------------------------- fashion_mnist_or_mnist5k
+
+
+@pytest.fixture
+def fashion_installed(tmp_path, monkeypatch):
+    """The Fashion-MNIST locator pointed at tiny IDX files (as if the Debian package were installed)."""
+    arrays = _idx_dir(tmp_path / "fm", n_train=40, n_test=10, gz=(True,) * 4, seed=4)
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_PACKAGE", "dataset-no-such-package-for-tests")
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_DIR", str(tmp_path / "fm"))
+    return arrays
+
+
+@pytest.fixture
+def fashion_absent(tmp_path, monkeypatch):
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_PACKAGE", "dataset-no-such-package-for-tests")
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_DIR", str(tmp_path / "not-there"))
+
+
+FALLBACK_CFG = {"name": "fashion_mnist_or_mnist5k", "n_val": 8, "n_test": 500, "split_seed": 0}
+
+
+def test_fashion_or_mnist5k_reads_fashion_where_installed(fashion_installed, tmp_path):
+    assert data.source(FALLBACK_CFG) == "fashion_mnist" and data.train_size(FALLBACK_CFG) == 32
+    ds = data.load({**FALLBACK_CFG, "path": str(tmp_path / "elsewhere")})  # path is not read by this source
+    assert (ds.name, ds.source) == ("fashion_mnist_or_mnist5k", "fashion_mnist")
+    assert ds.train.x.shape == (32, 784) and ds.val.x.shape == (8, 784) and ds.test.n == 10  # the real test set
+    same = data.load({"name": "fashion_mnist", "n_val": 8, "split_seed": 0})
+    np.testing.assert_array_equal(ds.train.x, same.train.x)
+    np.testing.assert_array_equal(ds.val.y, same.val.y)
+
+
+def test_fashion_or_mnist5k_falls_back_to_mnist5k(fashion_absent):
+    assert data.source(FALLBACK_CFG) == "mnist5k" and data.train_size(FALLBACK_CFG) == 5000 - 8 - 500
+    ds = data.load(FALLBACK_CFG)
+    assert (ds.name, ds.source) == ("fashion_mnist_or_mnist5k", "mnist5k")
+    same = data.load({**FALLBACK_CFG, "name": "mnist5k"})
+    assert same.source == "mnist5k" and ds.test.n == 500
+    np.testing.assert_array_equal(ds.train.x, same.train.x)
+    with pytest.raises(DataError, match="install it with"):  # fashion_mnist itself does not fall back
+        data.load({**FALLBACK_CFG, "name": "fashion_mnist"})
+
+
+def _tiny_run(workdir):
+    import json
+
+    import ml_collections
+    from research.engine import config as config_lib, runner
+
+    c = config_lib.defaults()
+    c.seeds = 1
+    c.data.update({"name": "fashion_mnist_or_mnist5k", "n_val": 8, "n_test": 500, "limit_train": 32,
+                   "normalize": "unit"})
+    c.model.hidden = (4,)
+    c.train.update({"epochs": 1, "batch_size": 16, "evals_per_epoch": 1})
+    c.eval.hist_seeds = 0
+    c.arms = {"a": {}}
+    runner.run(ml_collections.ConfigDict(c.to_dict()), str(workdir), progress=False, log=lambda *_: None)
+    meta = json.loads((workdir / "meta.json").read_text())
+    return meta["dataset"], (workdir / "report.md").read_text()
+
+
+def test_the_run_records_which_dataset_it_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_PACKAGE", "dataset-no-such-package-for-tests")
+    monkeypatch.setattr(data.datafiles, "FASHION_MNIST_DIR", str(tmp_path / "fm"))
+    read, report = _tiny_run(tmp_path / "absent")
+    assert read == "mnist5k"
+    assert "on `fashion_mnist_or_mnist5k` (read: `mnist5k`), pixels in [0, 1];" in report
+    _idx_dir(tmp_path / "fm", n_train=40, n_test=10, gz=(True,) * 4, seed=4)  # now "installed"
+    read, report = _tiny_run(tmp_path / "installed")
+    assert read == "fashion_mnist"
+    assert "on `fashion_mnist_or_mnist5k` (read: `fashion_mnist`), pixels in [0, 1];" in report

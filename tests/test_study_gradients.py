@@ -14,7 +14,8 @@ from research.lib import backprop, initializers, mlp
 from research.engine import config as config_lib, experiment, keys, runner, train as train_lib
 from research.studies.gradients import study as G
 
-IDS = {"gradients.jacobian_singular_values", "gradients.backprop_variance_ratio", "gradients.sigmoid_top_saturation"}
+IDS = {"gradients.jacobian_singular_values", "gradients.backprop_variance_ratio", "gradients.normalized_vs_standard",
+       "gradients.sigmoid_top_saturation"}
 
 
 def _config_module(study):
@@ -130,3 +131,23 @@ def test_max_steps_and_probe_follow_the_same_minibatches_as_one_step_at_a_time(t
                 seen.append(probe(carry.params, carry.bn_state, vx))
         np.testing.assert_allclose(res["a/probe"][s], np.stack(seen), rtol=2e-5, atol=1e-6)
         np.testing.assert_allclose(res["a/train_loss"][s], np.asarray(losses).reshape(10, 2).mean(1), rtol=2e-5)
+
+
+@pytest.mark.parametrize("init", ["normalized", "standard"])
+def test_meanfield_predicts_the_backpropagated_variance_in_the_nonlinear_regime(init):
+    """The prediction the backprop_variance_ratio claim compares with, against real networks where
+    tanh is far from linear: 4 hidden layers of 512 on N(0, 1) inputs of width 256 (layer 1's q:
+    0.67 normalized, 0.33 standard). Measured here (8 fixed keys): measured / predicted 1.011 and
+    1.012, per-seed sd 0.025 and 0.027; the bound 0.05 is over 5 standard errors of the mean. The
+    linear-regime prediction (the product of the 3 gains: 1, and 3^-3) is off: measured 0.27 and
+    0.021 against 1 and 0.037."""
+    kw = getattr(_config_module("gradients"), init.upper())
+    spec = mlp.MLPSpec((256, 512, 512, 512, 512, 10), activation="tanh", weight_init=kw["weight_init"],
+                       weight_init_kwargs=kw["weight_init_kwargs"])
+    x = jax.random.normal(jax.random.key(0), (256, 256), jnp.float64)
+    measure = jax.jit(jax.vmap(lambda k: G.init_measurements(spec, x, jnp.arange(256) % 10, k, 1)))
+    r = {k: np.asarray(v) for k, v in measure(jax.random.split(jax.random.key(1), 8)).items() if k != "grams"}
+    predicted = G.predicted_variance_ratio(r["pre_q"], r["back_gain"], "tanh")
+    assert abs(np.mean(r["grad_var_ratio"] / predicted) - 1) < 0.05
+    linear = np.prod(r["back_gain"], axis=1)
+    assert np.all(r["grad_var_ratio"] < 0.75 * linear)

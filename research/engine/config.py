@@ -18,7 +18,7 @@ from research.lib import activations, initializers, losses, mlp, optim, parametr
 
 # The study a config that names none runs: the engine's defaults (train every arm, no claims).
 DEFAULT_STUDY = "research.engine.defaults"
-DATA_NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
+DATA_NAMES = data_lib.NAMES
 GRADS = ("autodiff", "hand")
 DTYPES = ("float32", "float64")
 # Hyperparameters that may differ between arms of one compiled program: they are traced arrays,
@@ -37,7 +37,7 @@ def defaults() -> ml_collections.ConfigDict:
         "seeds": 32,
         "seed": 0,
         "data": {"name": "mnist5k", "path": "", "n_val": 500, "n_test": 500, "split_seed": 0,
-                 "limit_train": 0, "n": 1000, "dim": 500},
+                 "limit_train": 0, "normalize": "standardize", "n": 1000, "dim": 500},
         "model": {"hidden": (390, 156, 62, 25), "activation": "relu", "batchnorm": False,
                   "weight_init": "he_normal", "weight_init_kwargs": {}, "bias_init": "zeros",
                   "bn_momentum": 0.9, "bn_eps": 1e-5, "parametrization": "sp", "base_width": 0},
@@ -119,6 +119,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.n_test": _int(1),
     "data.split_seed": _int(0),
     "data.limit_train": _int(0),
+    "data.normalize": _one_of(data_lib.NORMALIZATIONS),  # ignored by gaussian inputs (N(0, 1) as drawn)
     "data.n": _int(1),
     "data.dim": _int(1),
     "model.hidden": _widths(),

@@ -7,6 +7,11 @@ Nothing is downloaded at run time. The sources :func:`load` knows:
 * ``fashion_mnist``: the Debian package ``dataset-fashion-mnist`` (60,000 train / 10,000 test, the
   four standard IDX names gzipped, in ``/usr/share/datasets/fashion-mnist``).
 * ``mnist_idx``: any directory holding the four standard IDX files, each plain or ``.gz``.
+* ``fashion_mnist_or_mnist5k``: ``fashion_mnist`` where the Debian package is installed, else
+  ``mnist5k`` (full-size data where a machine has it, the bundled subset everywhere else). Only a
+  package that is not installed falls back; an installed but broken one is an error. ``path`` is not
+  read; ``n_test`` applies only when it falls back. :attr:`Dataset.source` names the one read, and the
+  run's ``meta.json`` and report say which.
 * ``gaussian``: N(0, 1) inputs with all-zero labels, for signal-propagation studies.
 
 The files are read by :mod:`research.engine.datafiles` (numpy parsers; the parsing rules and
@@ -14,9 +19,12 @@ accepted IDX element types are documented there): every bad input (missing or tr
 wrong IDX magic, a bad CSV row, wrong shapes) raises one :class:`DataError` naming the file and
 what was expected. Its readers and :class:`DataError` are re-exported here.
 
-Splits are drawn from a ``jax.random`` key (same key, same split). Pixels are scaled to [0, 1] and
-standardized with one scalar mean and std computed on the training split only. The test split is
-a :class:`SealedSplit`: its arrays are private and each label may evaluate on it once.
+Splits are drawn from a ``jax.random`` key (same key, same split). Pixels are scaled to [0, 1]; with
+``normalize="standardize"`` (the default) they are then standardized with one scalar mean and std
+computed on the training split only, with ``normalize="unit"`` they stay in [0, 1] (Glorot &
+Bengio's input range; ``Dataset.mean, std`` are then 0 and 1). ``gaussian`` inputs are N(0, 1)
+as drawn whatever ``normalize`` says. The test split is a :class:`SealedSplit`: its arrays are
+private and each label may evaluate on it once.
 """
 
 from __future__ import annotations
@@ -35,9 +43,12 @@ from research.engine.datafiles import (PIXELS, IDX_NAMES, DataError, _find, fash
                                        load_mnist5k, read_digits_csv, read_idx)
 
 __all__ = ["DataError", "Dataset", "SealedSplit", "Split", "fashion_mnist_dir", "gaussian", "load", "load_idx_dir",
-           "load_mnist5k", "make_splits", "make_splits_with_test", "read_digits_csv", "read_idx", "train_size"]
+           "load_mnist5k", "make_splits", "make_splits_with_test", "read_digits_csv", "read_idx", "source",
+           "train_size"]
 
-NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "gaussian")
+NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "fashion_mnist_or_mnist5k", "gaussian")
+NORMALIZATIONS = ("standardize", "unit")
+FALLBACK = "fashion_mnist_or_mnist5k"
 NUM_CLASSES = 10
 IDX_TYPES = datafiles.IDX_TYPES
 FASHION_MNIST_PACKAGE = datafiles.FASHION_MNIST_PACKAGE
@@ -87,7 +98,9 @@ class SealedSplit:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-    """Train/val splits, the sealed test split and the train-split normalization statistics."""
+    """Train/val splits, the sealed test split and the normalization: inputs are
+    ``(pixel / 255 - mean) / std``. ``source``: the data actually read (``name`` but for
+    ``fashion_mnist_or_mnist5k``, where it is the one of the two that was found)."""
 
     name: str
     train: Split
@@ -96,6 +109,11 @@ class Dataset:
     num_classes: int
     mean: float
     std: float
+    source: str = ""
+
+    def __post_init__(self):
+        if not self.source:
+            object.__setattr__(self, "source", self.name)
 
 
 def _count(what: str, value: Any, minimum: int) -> int:
@@ -114,10 +132,21 @@ def _check_arrays(name: str, images, labels, num_classes: int) -> tuple[np.ndarr
     return images, labels.astype(np.int32)
 
 
-def _assemble(name, train, val, test, num_classes, dtype, limit_train) -> Dataset:
-    """Scales uint8 pixels to [0, 1] and standardizes every split with the train mean and std."""
+def _normalization(normalize: Any) -> str:
+    if normalize not in NORMALIZATIONS:
+        raise DataError(f"normalize={normalize!r} is invalid; accepted: {', '.join(NORMALIZATIONS)}")
+    return normalize
+
+
+def _assemble(name, train, val, test, num_classes, dtype, limit_train, normalize="standardize") -> Dataset:
+    """Scales uint8 pixels to [0, 1] and, unless ``normalize="unit"``, standardizes every split with
+    the train mean and std."""
     if _count(f"{name}: limit_train", limit_train, 0):
         train = (train[0][:limit_train], train[1][:limit_train])
+    if _normalization(normalize) == "unit":  # the table holds p / 255 rounded once, to dtype
+        unit = (np.arange(256) / 255.0).astype(dtype).__getitem__
+        return Dataset(name, Split(unit(train[0]), train[1]), Split(unit(val[0]), val[1]),
+                       SealedSplit(unit(test[0]), test[1]), num_classes, 0.0, 1.0)
     pixels = train[0].ravel()  # exact moments in integers; uint8 pixels then index a 256-entry table
     n, s1, s2 = pixels.size, int(pixels.sum(dtype=np.int64)), int(np.einsum("i,i->", pixels, pixels, dtype=np.int64))
     mean, std = s1 / (255.0 * n), float(np.sqrt((n * s2 - s1 * s1) / (n * n * 255.0**2)))
@@ -135,9 +164,10 @@ def _permuted(key, images, labels, cuts) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_classes: int = NUM_CLASSES,
-                dtype=np.float32, limit_train: int = 0) -> Dataset:
+                dtype=np.float32, limit_train: int = 0, normalize: str = "standardize") -> Dataset:
     """Permutes the examples with ``key``: the first ``n_test`` are sealed as test, the next ``n_val``
-    are val, the rest train (of which the first ``limit_train`` are kept, 0 = all)."""
+    are val, the rest train (of which the first ``limit_train`` are kept, 0 = all). ``normalize``:
+    see the module docstring."""
     images, labels = _check_arrays(name, images, labels, num_classes)
     n = len(labels)
     n_val, n_test = _count(f"{name}: n_val", n_val, 0), _count(f"{name}: n_test", n_test, 0)
@@ -145,11 +175,12 @@ def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_cla
         raise DataError(f"{name}: n_val={n_val} + n_test={n_test} leaves no training example "
                         f"of the {n}; expected n_val + n_test <= {n - 1}")
     test, val, train = _permuted(key, images, labels, [n_test, n_test + n_val])
-    return _assemble(name, train, val, test, num_classes, dtype, limit_train)
+    return _assemble(name, train, val, test, num_classes, dtype, limit_train, normalize)
 
 
 def make_splits_with_test(train_images, train_labels, test_images, test_labels, key, n_val: int, name: str,
-                          num_classes: int = NUM_CLASSES, dtype=np.float32, limit_train: int = 0) -> Dataset:
+                          num_classes: int = NUM_CLASSES, dtype=np.float32, limit_train: int = 0,
+                          normalize: str = "standardize") -> Dataset:
     """For sources with an official test set: val is carved from the permuted official train set
     (first ``n_val``), the official test set is sealed as is."""
     train_images, train_labels = _check_arrays(name, train_images, train_labels, num_classes)
@@ -158,7 +189,7 @@ def make_splits_with_test(train_images, train_labels, test_images, test_labels, 
     if n - n_val < 1:
         raise DataError(f"{name}: n_val={n_val} leaves no training example of the {n}; expected n_val <= {n - 1}")
     val, train = _permuted(key, train_images, train_labels, [n_val])
-    return _assemble(name, train, val, (test_images, test_labels), num_classes, dtype, limit_train)
+    return _assemble(name, train, val, (test_images, test_labels), num_classes, dtype, limit_train, normalize)
 
 
 def _get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -184,15 +215,16 @@ def train_size(cfg: Any) -> int | None:
     """How many training examples :func:`load` would give, from the config and at most an IDX
     header: reads no data and compiles nothing, so a batch larger than the split is refused
     before anything runs. None when it cannot tell cheaply (then :func:`load` decides)."""
-    name = _get(cfg, "name")
     n_val, limit = _get(cfg, "n_val", 500), _get(cfg, "limit_train", 0)
     try:
+        name = source(cfg)
         if name == "gaussian":
             return int(_get(cfg, "n", 1000))
         if name == "mnist5k":
             n = 5000 - n_val - _get(cfg, "n_test", 1000)
         elif name in ("mnist_idx", "fashion_mnist"):
-            path = _get(cfg, "path", "") or (fashion_mnist_dir() if name == "fashion_mnist" else "")
+            path = (_get(cfg, "path", "") if _get(cfg, "name") != FALLBACK else "") or \
+                (fashion_mnist_dir() if name == "fashion_mnist" else "")
             label_file = _find(str(path), IDX_NAMES["train"][1]) if path else None
             if label_file is None:
                 return None
@@ -210,12 +242,28 @@ def train_size(cfg: Any) -> int | None:
         return None
 
 
+def source(cfg: Any) -> str:
+    """The source :func:`load` would read for ``cfg``: its name, except that
+    ``fashion_mnist_or_mnist5k`` becomes ``fashion_mnist`` where the Debian package is installed and
+    ``mnist5k`` where it is not. Reads no data (at most asks dpkg where the package is)."""
+    name = _get(cfg, "name")
+    if name != FALLBACK:
+        return name
+    try:
+        fashion_mnist_dir()
+    except DataError:
+        return "mnist5k"
+    return "fashion_mnist"
+
+
 def load(cfg: Any) -> Dataset:
     """The dataset ``cfg`` names. Keys (defaults): name, path (""), n_val (500), n_test (1000, used
-    by mnist5k only), split_seed (0), limit_train (0 = all), n (1000) and dim (784) for gaussian."""
+    by mnist5k only), split_seed (0), limit_train (0 = all), normalize ("standardize"), n (1000) and
+    dim (784) for gaussian. Both the name and ``normalize`` are checked before anything is read."""
     name = _get(cfg, "name")
     if name not in NAMES:
         raise DataError(f"unknown dataset {name!r}; accepted: {', '.join(NAMES)}")
+    normalize = _normalization(_get(cfg, "normalize", "standardize"))
     key = jax.random.key(_count("split_seed", _get(cfg, "split_seed", 0), 0))
     n_val, limit = _get(cfg, "n_val", 500), _get(cfg, "limit_train", 0)
     path = _get(cfg, "path", "") or ""
@@ -224,10 +272,15 @@ def load(cfg: Any) -> Dataset:
         empty = (np.zeros((0, dim), np.float32), np.zeros((0,), np.int32))
         return Dataset(name, Split(np.asarray(gaussian(key, n, dim)), np.zeros((n,), np.int32)),
                        Split(*empty), SealedSplit(*empty), NUM_CLASSES, 0.0, 1.0)
-    if name == "mnist5k":
+    read = source(cfg)
+    if read == "mnist5k":
         images, labels = load_mnist5k()
-        return make_splits(images, labels, key, n_val, _get(cfg, "n_test", 1000), name, limit_train=limit)
-    if name == "mnist_idx" and not path:
-        raise DataError("mnist_idx needs cfg.path; expected a directory holding the four MNIST IDX files")
-    parts = load_idx_dir(path or fashion_mnist_dir())
-    return make_splits_with_test(*parts["train"], *parts["test"], key, n_val, name, limit_train=limit)
+        ds = make_splits(images, labels, key, n_val, _get(cfg, "n_test", 1000), read, limit_train=limit,
+                         normalize=normalize)
+    else:
+        if name == "mnist_idx" and not path:
+            raise DataError("mnist_idx needs cfg.path; expected a directory holding the four MNIST IDX files")
+        parts = load_idx_dir((path if name != FALLBACK else "") or fashion_mnist_dir())
+        ds = make_splits_with_test(*parts["train"], *parts["test"], key, n_val, read, limit_train=limit,
+                                   normalize=normalize)
+    return dataclasses.replace(ds, name=name, source=read)

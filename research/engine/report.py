@@ -29,7 +29,7 @@ def _row(cells) -> str:
 def _markdown(full, summary, figures, meta) -> str:
     lines = [f"# {full.study}: report", ""]
     if meta:
-        lines += [f"{len(full.arms)} arms x {full.seeds} seeds on `{full.data.name}`; wall time "
+        lines += [f"{len(full.arms)} arms x {full.seeds} seeds on {_data_line(full, meta)}; wall time "
                   f"{meta.get('wall_seconds', float('nan')):.0f} s on {len(meta.get('devices', []))} device(s).", ""]
     for kind, title in (("finding", "Claims"), ("check", "Implementation checks")):
         rows = [c for c in summary["claims"] if c.get("kind", "finding") == kind]
@@ -61,6 +61,14 @@ def _markdown(full, summary, figures, meta) -> str:
               "Steps to target average over the seeds that reached it. The test split is evaluated once per "
               "arm, after training; selection never sees it.", ""]
     return "\n".join(lines + _figure_lines(figures))
+
+
+def _data_line(full, meta) -> str:
+    """The data as configured, the source actually read where that differs (fashion_mnist_or_mnist5k),
+    and [0, 1] pixels where they were not standardized."""
+    name, read = full.data.name, meta.get("dataset") or full.data.name
+    out = f"`{name}`" + (f" (read: `{read}`)" if read != name else "")
+    return out + (", pixels in [0, 1]" if full.data.normalize == "unit" and name != "gaussian" else "")
 
 
 def _figure_lines(figures) -> list[str]:

@@ -58,6 +58,12 @@ class Context:
             self._dataset = data_lib.load(self.full.data)
         return self._dataset
 
+    @property
+    def data_source(self) -> str:
+        """The data read (``Dataset.source``; without loading it, what :func:`data.source` says):
+        ``fashion_mnist_or_mnist5k`` names only which it might be, and meta.json records which it was."""
+        return self._dataset.source if self._dataset is not None else data_lib.source(self.full.data)
+
     def runners(self, arms=None, start=None, finish=None, probe=None) -> list[GroupRunner]:
         """One :class:`GroupRunner` per group of ``arms`` (see :meth:`train`); building them checks
         each group's batch against the training split."""
@@ -147,7 +153,8 @@ def run(config, workdir: str, overwrite: bool = False, log: Callable[[str], None
 
             def write():
                 files.write_npz(os.path.join(workdir, "metrics.npz"), results)
-                files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates, seconds))
+                files.write_json(os.path.join(workdir, "meta.json"), _meta(full, started, groups, ctx.rates, seconds,
+                                                                         ctx.data_source))
                 return report.build(workdir)  # summary, claims, report.md and figures, from the saved arrays
 
             summary = distributed.on_main(write, errors)

@@ -24,7 +24,7 @@ class WorkdirError(ValueError):
     """The workdir holds something this run must not touch."""
 
 
-def meta(full, started, groups, rates, compute_seconds=None) -> dict:
+def meta(full, started, groups, rates, compute_seconds=None, dataset=None) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5).stdout.strip()
@@ -34,6 +34,7 @@ def meta(full, started, groups, rates, compute_seconds=None) -> dict:
         "versions": {"python": platform.python_version(),
                      **{pkg: metadata.version(pkg) for pkg in ("jax", "jaxlib", "optax", "flax", "orbax-checkpoint",
                                                              "numpy")}},
+        "dataset": dataset,  # the data read: config.data.name, or which of fashion_mnist_or_mnist5k's two
         "devices": [str(d) for d in jax.devices()],
         "processes": jax.process_count(),
         "git_commit": commit or None,

@@ -29,6 +29,15 @@ Two halves, chosen per arm by its activation:
 The inits: "standard" is U[-1/sqrt(n), 1/sqrt(n)] with n = fan_in (variance 1/(3n)), written in this
 repo as ``he_uniform`` with gain 1/sqrt(3) (limit gain * sqrt(3/n) = 1/sqrt(n)); "normalized" is
 ``xavier_uniform``, U[-sqrt(6/(n_in + n_out)), +sqrt(6/(n_in + n_out))].
+
+Back-propagated variance, mean field. With delta^l = dC/ds^l = f'(s^l) * (delta^{l+1} W^{l+1 T}) and
+weights independent of the signals (wide nets at init), E[(delta^l)^2] = E[f'(s^l)^2] n_{l+1}
+E[(W^{l+1})^2] E[(delta^{l+1})^2], and with s^l ~ N(0, q^l) the first factor is a Gaussian integral:
+the layer's chi1 of :mod:`research.lib.meanfield` at the *measured* q^l = E[(s^l)^2]. The predicted
+Var(delta^1) / Var(delta^top) is the product of those factors over the layers below the top; it is
+Glorot & Bengio's eq. (6) with their linear-regime f' = 1 replaced by what the measured
+pre-activations give (``predicted_variance_ratio``). The claim compares the measured ratio with it,
+per seed, for both inits; a second claim states the paper's contrast between them.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.lib import backprop, mlp, spectra
+from research.lib import backprop, meanfield, mlp, parametrization, spectra
 from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
 from research.engine.claims import claim, diverged, margins, margins_param
 from research.studies.gradients.config import MARGINS
@@ -72,9 +81,11 @@ def _samples(key, h, n: int):
 
 def init_measurements(spec, x, y, key, n_jac: int) -> dict:
     """One network at init on inputs ``x`` (labels ``y``). Per hidden layer: mean and std of the
-    activations h and ``HIST`` samples of them; std and samples of dC/ds; std of dC/dW. Per network:
-    the layer-1-over-top gradient variance ratio. And the Gram matrices of the hidden-to-hidden
-    layer Jacobians on the first ``n_jac`` examples (a list over layers of (n_jac, k, k) arrays)."""
+    activations h and ``HIST`` samples of them; std and samples of dC/ds; std of dC/dW; the
+    pre-activations' second moment q = E[s^2] (``pre_q``). Per hidden-to-hidden weight matrix (from
+    layer l to l+1): its backward gain n_{l+1} E[W^2] (``back_gain``). Per network: the
+    layer-1-over-top gradient variance ratio. And the Gram matrices of the hidden-to-hidden layer
+    Jacobians on the first ``n_jac`` examples (a list over layers of (n_jac, k, k) arrays)."""
     params, state = mlp.init(keys_lib.stream(key, "init"), spec, x.dtype)
     _, _, trace = mlp.forward(params, state, x, spec, train=True)
     g = backprop.grads(params, state, x, y, spec, "softmax_ce")
@@ -91,12 +102,30 @@ def init_measurements(spec, x, y, key, n_jac: int) -> dict:
         "grad_samples": jnp.stack([_samples(jax.random.fold_in(k_grad, l), d, HIST) for l, d in enumerate(deltas)])
         / jnp.std(deltas[-1]),
         "wgrad_std": jnp.stack([jnp.std(gl["w"]) for gl in g.grads[:-1]]),
+        "pre_q": jnp.stack([jnp.mean(jnp.square(s)) for s in trace.pre]),
+        # the weights the forward pass multiplies by (a parametrization's multiplier included)
+        "back_gain": jnp.asarray([w.shape[1] * jnp.mean(jnp.square(w))
+                                  for w in parametrization.effective_weights(params, spec)[1:spec.n_hidden]], x.dtype),
     }
     jac = jax.vmap(lambda w, pre, post: layer_jacobian(w, pre, post, spec.activation), in_axes=(None, 0, 0))
     out["grams"] = [jax.vmap(jacobian_gram)(jac(params[l + 1]["w"], trace.pre[l + 1][:n_jac],
                                                 trace.post[l + 1][:n_jac]))
                     for l in range(spec.n_hidden - 1)]
     return out
+
+
+def predicted_variance_ratio(pre_q, back_gain, activation: str) -> np.ndarray:
+    """Mean-field Var(dC/ds^1) / Var(dC/ds^top) per seed from the measured ``pre_q`` (seeds, hidden
+    layers) and ``back_gain`` (seeds, hidden layers - 1): the product over l below the top of
+    chi1 = back_gain[l] * E[f'(sqrt(q_l) z)^2] (the module docstring)."""
+    pre_q, back_gain = np.asarray(pre_q, np.float64), np.asarray(back_gain, np.float64)
+    return np.array([np.prod([meanfield.chi1(g, 0.0, activation, q=q) for q, g in zip(qs[:-1], gains)])
+                     for qs, gains in zip(pre_q, back_gain)])
+
+
+def _meanfield_applies(arm) -> bool:
+    """The quadrature knows the activation and nothing between the layers rescales dC/ds (BatchNorm)."""
+    return arm.spec.activation in meanfield.NP_ACTIVATIONS and not arm.spec.batchnorm and arm.spec.n_hidden >= 2
 
 
 def _measure_at_init(full, arm, ds, keys) -> dict[str, np.ndarray]:
@@ -186,8 +215,6 @@ def _is_trained(arm) -> bool:
     return arm.model.activation == "sigmoid"
 
 
-
-
 # --- report ----------------------------------------------------------------------------------------
 
 def _per_seed_sv(results, name):
@@ -219,18 +246,42 @@ def claims(full, results) -> list:
             f"{SOURCE}, Section 4.2.2", norm,
             within(norm, "jacobian_normalized_min", "jacobian_normalized_max")
             and within(std, "jacobian_standard_min", "jacobian_standard_max")))
-    if have(STANDARD, "grad_var_ratio") and have(NORMALIZED, "grad_var_ratio"):
-        norm = stats.mean_ci(results[f"{NORMALIZED}/grad_var_ratio"])
-        std = stats.mean_ci(results[f"{STANDARD}/grad_var_ratio"])
+    arms_known = have(STANDARD, "pre_q") and have(NORMALIZED, "pre_q")
+    if arms_known and all(_meanfield_applies(full.arms[n]) for n in (NORMALIZED, STANDARD)):
+        measured, predicted = {}, {}
+        for name in (NORMALIZED, STANDARD):
+            predicted[name] = predicted_variance_ratio(results[f"{name}/pre_q"], results[f"{name}/back_gain"],
+                                                       full.arms[name].spec.activation)
+            measured[name] = results[f"{name}/grad_var_ratio"]
+        agree = {n: stats.mean_ci(measured[n] / predicted[n]) for n in measured}  # per seed, then over seeds
+        q = lambda n: ", ".join(f"{v:.3g}" for v in results[f"{n}/pre_q"].mean(axis=0))
+        ratio = lambda d, n: f"{np.mean(d[n]):.3g}"
         out.append(claim(
             "gradients.backprop_variance_ratio",
-            "at init the variance of back-propagated gradients dC/ds shrinks from the top hidden layer down to "
-            f"layer 1 with the standard init (Var ratio layer 1 / top: CI below {mg['variance_standard_max']:g}) and "
-            f"stays near 1 with the normalized init (CI within "
-            f"{rng('variance_normalized_min', 'variance_normalized_max')}); measured: normalized; standard: "
-            f"{_fmt(std)}", f"{SOURCE}, Section 4.2.3 and Figure 7", norm,
-            within(norm, "variance_normalized_min", "variance_normalized_max")
-            and std["ci_high"] < mg["variance_standard_max"]))
+            "at init the variance of back-propagated gradients dC/ds from the top hidden layer down to layer 1, "
+            "Var ratio layer 1 / top, is what mean-field theory predicts from the measured pre-activation "
+            "variances (Glorot & Bengio's eq. (6) with E[f'(s)^2] at the measured q per layer): measured / "
+            f"predicted per seed, each init's CI within {rng('meanfield_min', 'meanfield_max')}; measured: "
+            f"normalized; standard: {_fmt(agree[STANDARD])}. Ratios measured / predicted: normalized "
+            f"{ratio(measured, NORMALIZED)} / {ratio(predicted, NORMALIZED)}, standard {ratio(measured, STANDARD)}"
+            f" / {ratio(predicted, STANDARD)}; q bottom up: normalized {q(NORMALIZED)}; standard {q(STANDARD)}",
+            f"{SOURCE}, Section 4.2.3 and eq. (6); mean field: Schoenholz et al. 2017", agree[NORMALIZED],
+            all(within(a, "meanfield_min", "meanfield_max") for a in agree.values())))
+    if have(STANDARD, "grad_var_ratio") and have(NORMALIZED, "grad_var_ratio") \
+            and full.arms[NORMALIZED].spec.n_hidden == full.arms[STANDARD].spec.n_hidden >= 2:
+        steps = full.arms[NORMALIZED].spec.n_hidden - 1  # layer steps from the top hidden layer to layer 1
+        per_layer = lambda r: np.asarray(r, np.float64) ** (1.0 / steps)
+        norm, std = results[f"{NORMALIZED}/grad_var_ratio"], results[f"{STANDARD}/grad_var_ratio"]
+        contrast = stats.mean_ci(per_layer(norm / std))  # seed s with seed s: same inputs, same key
+        out.append(claim(
+            "gradients.normalized_vs_standard",
+            "at init the back-propagated gradient variance keeps its scale from layer to layer far better with the "
+            "normalized init than with the standard one, under which it shrinks toward the input: per layer step, "
+            "the seed-paired factor "
+            "(Var ratio layer 1 / top, normalized over standard)^(1/" + str(steps) + ") has its CI above "
+            f"{mg['contrast_min']:g} (linear regime: 3, n Var[W] = 1 against 1/3); per-layer factor of each init: "
+            f"normalized {_fmt(stats.mean_ci(per_layer(norm)))}, standard {_fmt(stats.mean_ci(per_layer(std)))}",
+            f"{SOURCE}, Section 4.2.3 and Figure 7", contrast, contrast["ci_low"] > mg["contrast_min"]))
     if have(SIGMOID, "train_act_mean"):
         m = results[f"{SIGMOID}/train_act_mean"][_alive(results, SIGMOID)]  # (seeds, measurements, layers)
         top = stats.mean_ci(m[:, -1, -1])
@@ -256,14 +307,18 @@ def arm_summary(full, results) -> dict:
         if f"{name}/train_act_mean" in results:
             alive = _alive(results, name)
             m = results[f"{name}/train_act_mean"]
-            out[name] = {"mean_singular_value": nan, "grad_var_ratio_l1_top": nan,
+            out[name] = {"mean_singular_value": nan, "grad_var_ratio_l1_top": nan, "grad_var_ratio_meanfield": nan,
                          "top_layer_mean_act_end": stats.mean_ci(m[alive, -1, -1]),
                          "val_acc_end": stats.mean_ci(results[f"{name}/val_acc"][alive]),
                          "n_seeds": int(alive.size), "n_diverged": int((~alive).sum())}
         else:
             sv = results[f"{name}/jac_mean_sv"]
+            predicted = predicted_variance_ratio(results[f"{name}/pre_q"], results[f"{name}/back_gain"],
+                                                 full.arms[name].spec.activation) \
+                if f"{name}/pre_q" in results and _meanfield_applies(full.arms[name]) else []
             out[name] = {"mean_singular_value": stats.mean_ci(sv.mean(axis=1)) if sv.size else nan,
                          "grad_var_ratio_l1_top": stats.mean_ci(results[f"{name}/grad_var_ratio"]),
+                         "grad_var_ratio_meanfield": stats.mean_ci(predicted),
                          "top_layer_mean_act_end": nan,
                          "val_acc_end": nan,
                          "n_seeds": int(results[f"{name}/grad_var_ratio"].shape[0]), "n_diverged": 0}
