@@ -13,6 +13,19 @@ together, so the widths stop at 512 (4 octaves of width are 3 here) and a defaul
 the plain variant's time. The grid is the plain variant's shifted up by two octaves (2^-6 .. 2^1),
 chosen before the first run because BN tolerates larger rates (no pilot); the check
 ``width_transfer.grid_brackets`` says whether every width's best rate fell inside it.
+
+Measured, the first run (8 seeds, 602 s wall on 2 cores shared with two other studies, 373 s of
+CPU): no run diverged anywhere on the grid; the best rate sat inside it at every width (check
+holds). muP with BN: best log2 lr -1 at every width, D = 0 [0, 1], ``mup_bn.lr_transfers`` holds;
+wider is better at 2^-1 (0.219 -> 0.168 from 64 to 512; weakest pair 128 - 64, -0.021 [-0.046,
++0.004]), holds. SP with BN: -1, -1, -2, -2, D = 1 [1, 1], ``sp_bn.lr_shifts`` does not hold
+(a one-octave shift, inside the margin). The coordinate checks both fail, and the reason is BN:
+every hidden layer's size and change is flat in width under muP (|slope| <= 0.013), but the logits'
+per-step change falls as width^-0.26 [-0.29, -0.24] (BN normalizes the last hidden layer, so the
+output layer's muP rate 1/fan_in is no longer balanced by an input whose update grows with width),
+and under SP it grows as width^+0.32, not the +1 of the plain net (SP's hidden-layer changes fall
+as width^-0.34..-0.48 under BN). Tensor Programs V derives muP for nets without BN; this is the
+interaction the issue asked to report, not a failure of the plain study.
 """
 
 from research.studies.width_transfer.config import *  # noqa: F401,F403  (the study's constants)
