@@ -8,9 +8,11 @@ first), then calls the study's ``claims``. Covered, per study:
   for sigmoid and relu; arms found by setting; claims absent without their arms.
 * symmetry: ``zero.identical_units``, ``zero.accuracy``, ``constant.identical_units``,
   ``small_random.distinct_units``; absent without their arms.
-* batchnorm: ``faster``, ``final_accuracy`` (non-inferiority, ``ci_low >= -delta``), ``stable_inputs``,
-  ``higher_lr`` (BN at 5x non-inferior to BN, and the no-BN-at-5x control worse), ``step_cost``;
-  absent without BN / plain; ``higher_lr`` absent without a second rate for both.
+* batchnorm: ``faster``, ``final_accuracy`` (non-inferiority, ``ci_low >= -delta``, on the test split),
+  ``stable_inputs``, ``higher_lr`` (BN at 5x non-inferior to BN, and the no-BN-at-5x control worse),
+  ``step_cost``; absent without BN / plain; ``higher_lr`` absent without a second rate for both; the
+  rate tuning (each tuned arm's rate from its own tuning runs, on keys the claim runs never use, never a
+  rate most of whose runs diverged; the fast arms at 5x the no-BN rate) and its config checks.
 * optimizers: ``momentum_faster_quadratic`` (``quadratic/<rule>/steps``), ``momentum_beats_sgd_mnist``
   and ``best_rate_arms`` (validation loss, never training loss); absent without their inputs.
 * hparam_search: ``test_once``, ``val_test_gap``, and ``arms_to_test`` opening the test split for
@@ -32,6 +34,7 @@ import pytest
 import claimkit
 from research.engine import experiment, study as study_lib
 from research.studies.hparam_search.config import name as hp_name
+from research.studies.batchnorm import tuning as bn_tuning
 from research.studies.optimizers import study as optimizers_study, surfaces
 
 SEEDS = 4
@@ -285,15 +288,23 @@ def _q(drift):
     return np.tile(ramp[None, :, None] + np.arange(3.0), (SEEDS, 1, 1))
 
 
-def _bn_arm(name, curves, diverged=(), drift=1.0, seconds=1.0, seeds=SEEDS):
+BN_LR = {"no_bn": 3.0, "bn": 10.0, "bn_lr_x5": 15.0, "no_bn_lr_x5": 15.0}  # the rates compute would record
+
+
+def _bn_arm(name, curves, diverged=(), drift=1.0, seconds=1.0, seeds=SEEDS, test=None):
+    """One arm; its test accuracy (what final_accuracy and higher_lr score) is the curve's last value
+    unless ``test`` (per seed) says otherwise."""
     curves = [curves] * seeds if not isinstance(curves[0], list) else curves
-    return _arm(name, curves, diverged, unit_q=_q(drift)[:seeds], step_seconds=np.full(8, seconds))
+    test = np.asarray(curves, float)[:, -1] if test is None else np.asarray(test, float)
+    return _arm(name, curves, diverged, unit_q=_q(drift)[:seeds], step_seconds=np.full(8, seconds), test_acc=test,
+                lr=np.full(seeds, BN_LR[name]))
 
 
 def _bn_results(no_bn=None, bn=None, bn_lr_x5=None, no_bn_lr_x5=None):
     """Default: no BN reaches 0.85 at step 300, both BN arms at step 100, all three at 0.875 in the end;
-    no BN at 5x stays at chance (0.1) throughout; drift 2 without BN, 1 with; a BN step 1.5x a plain one."""
-    res = {"steps": STEPS}
+    no BN at 5x stays at chance (0.1) throughout; drift 2 without BN, 1 with; a BN step 1.5x a plain one.
+    Rates: no BN tuned to 3, BN to 10, both fast arms at 5 x 3."""
+    res = {"steps": STEPS, "tune_lrs": np.array([1.0, 3.0, 10.0])}
     res.update(no_bn or _bn_arm("no_bn", _curve(2), drift=2.0, seconds=1.0))
     res.update(bn or _bn_arm("bn", _curve(0), drift=1.0, seconds=1.5))
     res.update(bn_lr_x5 or _bn_arm("bn_lr_x5", _curve(0), drift=1.0, seconds=1.5))
@@ -311,14 +322,128 @@ def test_batchnorm_default_arms_give_five_claims_that_hold():
     hl = got["batchnorm.higher_lr"]
     assert hl.measured == 0.0 and "5x" in hl.claim and "bn_lr_x5 - bn" in hl.claim
     assert "no_bn_lr_x5 - no_bn: -0.775" in hl.claim  # the control's difference is printed beside
+    assert "BN at 15 is non-inferior to BN at its tuned rate 10" in hl.claim  # the rates each arm ran at
+    assert "(BN 10, no BN 3; " in got["batchnorm.final_accuracy"].claim and "{1, 3, 10}" in hl.claim
     assert got["batchnorm.step_cost"].measured == 1.5
 
 
 def test_batchnorm_default_config_has_the_no_bn_at_5x_control():
+    """Both fast arms (BN and the no-BN control) run at 5x the *no-BN* arm's tuned rate; no BN and BN are
+    tuned; the regime is the paper's: 3 x 100 sigmoid, batch 60, N(0, 0.01^2) weights, SGD."""
     full = _full("batchnorm")
-    lr = {n: full.arms[n].train["lr"] for n in full.arms}
-    assert lr["no_bn_lr_x5"] == lr["bn_lr_x5"] == 5 * lr["no_bn"] == 5 * lr["bn"]
-    assert not full.arms["no_bn_lr_x5"].model["batchnorm"]
+    assert dict(full.params.lr_multiples) == {"bn_lr_x5": 5.0, "no_bn_lr_x5": 5.0}
+    assert bn_tuning.roles(full) == {"plain": "no_bn", "bn": "bn", "plain_fast": "no_bn_lr_x5", "bn_fast": "bn_lr_x5"}
+    assert not full.arms["no_bn_lr_x5"].model["batchnorm"] and full.arms["bn_lr_x5"].model["batchnorm"]
+    arm = full.arms["no_bn"]
+    assert arm.spec.sizes[1:] == (100, 100, 100, 10) and arm.spec.activation == "sigmoid"
+    assert (arm.model["weight_init"], dict(arm.model["weight_init_kwargs"])) == ("small_random", {"scale": 0.01})
+    assert (arm.train["batch_size"], arm.train["optimizer"]) == (60, "sgd")
+    assert full.data["name"] == "fashion_mnist_or_mnist5k" and full.seed != full.params.tune_seed
+
+
+def _tuning_results(full, finals, diverged=None):
+    """``"<arm>/tune_val_acc"`` (tune seeds, rates, 2 evals: chance, then ``finals[arm]``) per tuned arm."""
+    out = {}
+    for name, f in finals.items():
+        f = np.asarray(f, float)  # (tune seeds, rates)
+        out[f"{name}/tune_val_acc"] = np.stack([np.full_like(f, CHANCE), f], axis=-1)
+        div = np.full(f.shape, -1)
+        for s, k in (diverged or {}).get(name, ()):
+            div[s, k] = 50
+        out[f"{name}/tune_diverged_at"] = div
+    return out
+
+
+def test_batchnorm_tuning_chooses_each_arms_rate_from_its_own_tuning_runs():
+    """Grid 0.3..30: no BN best at 3 (index 2), BN best at 10 (index 3); the fast arms run at 5 x no BN's 3,
+    whatever BN chose; the claim run's arrays are not an input to the choice."""
+    full = _full("batchnorm")
+    grid = [float(x) for x in full.params.tune_lrs]
+    assert grid == [0.3, 1.0, 3.0, 10.0, 30.0]
+    plain = [[0.2, 0.88, 0.92, 0.10, 0.10]] * 4
+    bn = [[0.92, 0.93, 0.93, 0.94, 0.93]] * 4
+    rates = bn_tuning.rates(full, _tuning_results(full, {"no_bn": plain, "bn": bn}))
+    assert rates == {"no_bn": 3.0, "bn": 10.0, "bn_lr_x5": 15.0, "no_bn_lr_x5": 15.0}
+    # the other way: no BN better at 1 moves both fast arms to 5
+    plain_at_1 = [[0.2, 0.93, 0.92, 0.10, 0.10]] * 4
+    rates = bn_tuning.rates(full, _tuning_results(full, {"no_bn": plain_at_1, "bn": bn}))
+    assert rates == {"no_bn": 1.0, "bn": 10.0, "bn_lr_x5": 5.0, "no_bn_lr_x5": 5.0}
+
+
+def test_batchnorm_tuning_never_chooses_a_rate_most_of_whose_runs_diverged():
+    """BN at 30: its surviving runs are best (0.99); a diverged run counts at chance, so with 3, 2 or 1 of 4
+    diverged its mean (0.3225, 0.545, 0.7675) is below 10's 0.94 and 10 is chosen; with none, 30 is."""
+    full = _full("batchnorm")
+    plain = [[0.2, 0.88, 0.92, 0.10, 0.10]] * 4
+    bn = [[0.92, 0.93, 0.93, 0.94, 0.99]] * 4
+    for n_div, want in ((3, 10.0), (2, 10.0), (1, 10.0), (0, 30.0)):
+        div = {"bn": [(s, 4) for s in range(n_div)]}
+        assert bn_tuning.rates(full, _tuning_results(full, {"no_bn": plain, "bn": bn}, div))["bn"] == want, n_div
+    # the majority rule itself, where counting at chance alone would not exclude the rate: rate 0 ends at
+    # 0.2, rate 1 at 0.99 on its survivors. 3 of 4 diverged: mean 0.3225 > 0.2, yet rate 0 is chosen;
+    # 2 of 4 (not most): mean 0.545, rate 1 is chosen
+    acc = np.stack([np.full((4, 2), 0.2), np.full((4, 2), 0.99)], axis=1)  # (tune seeds, rates, evals)
+    assert bn_tuning.choose(acc, np.array([[-1, 7], [-1, 7], [-1, 7], [-1, -1]])) == 0
+    assert bn_tuning.choose(acc, np.array([[-1, 7], [-1, 7], [-1, -1], [-1, -1]])) == 1
+
+
+def test_batchnorm_tuning_runs_on_its_own_seeds():
+    """The tuning experiment: keys from tune_seed (1000), tune_seeds (4) of them, one arm per tuned arm x
+    rate at that rate; none of its keys is a key of the claim run (seed 0, 16 seeds)."""
+    from research.engine.keys import run_keys
+
+    full = _full("batchnorm", seeds=16)
+    t = bn_tuning.tuning_experiment(full)
+    assert (t.seed, t.seeds) == (1000, 4)
+    assert {n: a.traced.lr for n, a in t.arms.items()} == {
+        bn_tuning.tune_arm(n, i): lr for n in ("no_bn", "bn") for i, lr in enumerate((0.3, 1.0, 3.0, 10.0, 30.0))}
+    assert {n: a.model["batchnorm"] for n, a in t.arms.items() if n.startswith("bn@")} == {
+        bn_tuning.tune_arm("bn", i): True for i in range(5)}
+    import jax
+    tune_keys = {tuple(np.asarray(jax.random.key_data(k)).tolist()) for k in run_keys(t.seed, t.seeds)}
+    claim_keys = {tuple(np.asarray(jax.random.key_data(k)).tolist()) for k in run_keys(full.seed, full.seeds)}
+    assert len(tune_keys) == 4 and not tune_keys & claim_keys
+
+
+def test_batchnorm_tuning_settings_are_checked_in_one_line():
+    from research.engine.config import ConfigError
+
+    bn_tuning.check(_full("batchnorm"))  # the default passes
+    c = _study("batchnorm").get_config()
+    c.params.tune_seed = c.seed
+    with pytest.raises(ConfigError, match=r"^config\.params\.tune_seed=0 is invalid; accepted: a seed other than"):
+        bn_tuning.check(experiment.resolve(c))
+    c.params.tune_lrs = ()  # no tuning: the same seed is harmless, every tuned arm runs at train.lr
+    full = experiment.resolve(c)
+    bn_tuning.check(full)
+    assert bn_tuning.rates(full, {}) == {"no_bn": 1.0, "bn": 1.0, "bn_lr_x5": 5.0, "no_bn_lr_x5": 5.0}
+    c = _study("batchnorm").get_config()
+    c.params.lr_multiples = {"bn_x5": 5.0}
+    with pytest.raises(ConfigError, match=r"^config\.params\.lr_multiples names 'bn_x5', not an arm; accepted: "):
+        bn_tuning.check(experiment.resolve(c))
+    c = _study("batchnorm").get_config()
+    c.params.lr_multiples = {"no_bn": 5.0, "no_bn_lr_x5": 5.0}  # then no tuned no-BN rate to multiply
+    with pytest.raises(ConfigError, match=r"^config\.params\.lr_multiples=.* is invalid; accepted: multiples"):
+        bn_tuning.check(experiment.resolve(c))
+    c = _study("batchnorm").get_config()
+    c.params.tune_lrs = (1.0, 0.3)
+    with pytest.raises(ConfigError, match=r"^config\.params\.tune_lrs=.* is invalid; accepted: a strictly increasing"):
+        experiment.resolve(c)
+
+
+@pytest.mark.parametrize("val_bn,test_bn,holds", [
+    (0.75, 0.875, True),   # worse on validation, equal on test: scored on test, holds
+    (0.875, 0.75, False),  # equal on validation, worse on test: fails
+])
+def test_batchnorm_accuracy_claims_are_scored_on_the_test_split(val_bn, test_bn, holds):
+    """Rates are chosen on validation (tuning seeds); final_accuracy and higher_lr read the sealed test
+    split (seed-paired, a diverged seed at chance), so the split a rate was chosen on is not the one
+    it is judged on."""
+    res = _bn_results(bn=_bn_arm("bn", _curve(0, final=val_bn), seconds=1.5, test=[test_bn] * 4))
+    got = _claims("batchnorm", _full("batchnorm"), res)
+    assert got["batchnorm.final_accuracy"].measured == pytest.approx(test_bn - 0.875)
+    assert got["batchnorm.final_accuracy"].holds is holds
+    assert got["batchnorm.higher_lr"].measured == pytest.approx(0.875 - test_bn)  # bn_lr_x5 - bn
 
 
 def test_batchnorm_faster_fails_when_bn_reaches_the_target_as_late():

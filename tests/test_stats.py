@@ -36,3 +36,27 @@ def test_bootstrap_interval_of_the_mean_covers_near_its_nominal_level():
     covered = [(lambda s: s["ci_low"] <= 0 <= s["ci_high"])(
         stats.bootstrap_ci(x, k, statistic=np.mean, n_boot=500)) for x, k in zip(samples, keys[1:])]
     assert 0.88 <= np.mean(covered) <= 0.99
+
+
+def test_kaplan_meier_counts_censored_runs_at_risk_until_their_time():
+    """Hand-computed: events at 1, 2, 3; runs censored at 2 and 4. At t=1: 1 of 5; at t=2: 1 of 4 (the
+    run censored at 2 still at risk); at t=3: 1 of 2. Fraction reached 1 - S: 0.2, 0.4, 0.7."""
+    at, frac = stats.kaplan_meier([1, 2, 2, 3, 4], [True, True, False, True, False])
+    np.testing.assert_array_equal(at, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(frac, [0.2, 0.4, 0.7], rtol=0, atol=1e-15)
+    assert stats.km_quantile([1, 2, 2, 3, 4], [True, True, False, True, False]) == 3.0
+    assert stats.km_quantile([1, 2, 2, 3, 4], [True, True, False, True, False], q=0.25) == 2.0
+
+
+def test_km_median_is_censored_when_most_runs_never_reach():
+    """Dropping the runs that never reached would give a median of 150 over the two that did; with them
+    censored at the budget 1000 the estimate never reaches one half: the median is beyond the budget."""
+    times, events = [100, 200, 1000, 1000, 1000], [True, True, False, False, False]
+    at, frac = stats.kaplan_meier(times, events)
+    np.testing.assert_allclose(frac, [0.2, 0.4], rtol=0, atol=1e-15)
+    assert stats.km_quantile(times, events) == float("inf")
+    assert stats.km_quantile(times, [True] * 5) == 1000.0  # every run reached: the plain median
+    with pytest.raises(ValueError, match="q=0"):
+        stats.km_quantile(times, events, q=0)
+    with pytest.raises(ValueError, match="finite"):
+        stats.kaplan_meier([1, np.inf], [True, False])

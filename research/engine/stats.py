@@ -1,5 +1,6 @@
 """Across-seed summaries: mean with a Student-t 95% confidence interval; the interquartile mean
-with a bootstrap interval for skewed outcomes."""
+with a bootstrap interval for skewed outcomes; the Kaplan-Meier estimate for times to an event
+that some runs never reach within their budget (right-censored)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,35 @@ def bootstrap_ci(values, key, statistic=iqm, n_boot: int = 2000, level: float = 
     a = (1 - level) / 2
     return {"mean": float(statistic(v)), "ci_low": float(np.quantile(boots, a)),
             "ci_high": float(np.quantile(boots, 1 - a)), "n": n}
+
+
+def kaplan_meier(times, events) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier estimate of the fraction of runs that have had the event by time t, from one
+    ``times`` value per run (when the event happened, or when the run was last seen without it) and
+    ``events`` (True: it happened then; False: censored then, e.g. a run that never reached a
+    target within its budget). A censored run counts as at risk up to and including its time, so a
+    run censored at t is still in the denominator of an event at t. Returns the distinct event times
+    and the estimated fraction reached at each, ``1 - prod(1 - d_i / n_i)``; non-finite times are
+    refused (a run with no event belongs at its censoring time, not at infinity)."""
+    t = np.asarray(times, dtype=np.float64).ravel()
+    e = np.asarray(events, dtype=bool).ravel()
+    if t.shape != e.shape or not np.all(np.isfinite(t)):
+        raise ValueError(f"kaplan_meier: times {t.shape} and events {e.shape} must match and be finite")
+    at = np.unique(t[e])
+    at_risk = np.array([np.sum(t >= x) for x in at], dtype=np.float64)
+    happened = np.array([np.sum((t == x) & e) for x in at], dtype=np.float64)
+    return at, 1.0 - np.cumprod(1.0 - happened / np.maximum(at_risk, 1.0))
+
+
+def km_quantile(times, events, q: float = 0.5) -> float:
+    """The first event time at which the Kaplan-Meier fraction reached is at least ``q`` (``q=0.5``:
+    the median time to the event); ``inf`` if the estimate never gets there, i.e. beyond what the
+    runs were followed for (a median that is only known to exceed the budget)."""
+    if not 0 < q <= 1:
+        raise ValueError(f"km_quantile: q={q!r} is invalid; accepted: a number in (0, 1]")
+    at, frac = kaplan_meier(times, events)
+    hit = np.flatnonzero(frac >= q - 1e-12)
+    return float(at[hit[0]]) if hit.size else math.inf
 
 
 def columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

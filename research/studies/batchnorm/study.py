@@ -1,7 +1,11 @@
 """Notes 002-003 and Ioffe & Szegedy 2015's MNIST experiment: BN vs no BN, paired by seed.
 
-Trains every arm through the engine; adds the percentile drift figure of one last-hidden-layer
-unit's input (the paper's Figure 1(b, c)).
+``compute`` first chooses each tuned arm's learning rate on separate tuning seeds
+(:mod:`research.studies.batchnorm.tuning`), then trains every arm at its rate through the engine under
+its own name. Results: the engine's per-arm arrays, ``"<arm>/lr"`` (seeds,) the rate the arm ran at,
+``"<arm>/tune_val_acc"`` (tune seeds, rates, evaluations) and ``"<arm>/tune_diverged_at"`` (tune seeds,
+rates) for each tuned arm, and ``"tune_lrs"``. Figures add the percentile drift of one
+last-hidden-layer unit's input (the paper's Figure 1(b, c)) and the tuning curve.
 """
 
 from __future__ import annotations
@@ -11,38 +15,60 @@ import os
 import numpy as np
 
 from research.engine import defaults, stats
-from research.engine.claims import CHECK, arm_value, claim, diverged, final, first_reach, margins, margins_param
+from research.engine.claims import CHANCE, CHECK, arm_value, claim, diverged, first_reach, margins, margins_param
+from research.studies.batchnorm import tuning
 from research.studies.batchnorm.config import MARGINS
 
-PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
+PARAMS = {"margins": margins_param(MARGINS), **tuning.PARAMS}  # margins and the grid: set in config.py
+TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
 
 
-def _by_model(full, batchnorm: bool) -> list[str]:
-    return [n for n in full.arms if arm_value(full, n, "model", "batchnorm") == batchnorm]
+def compute(ctx) -> dict:
+    tuning.check(ctx.full)
+    out = tuning.tune(ctx)
+    arm_rates = tuning.rates(ctx.full, out)
+    out.update(ctx.train(tuning.train_arms(ctx.full, arm_rates)))
+    out.update({f"{n}/lr": np.full((ctx.full.seeds,), r) for n, r in arm_rates.items()})
+    return out
 
 
-def _lr(full, name) -> float:
-    return arm_value(full, name, "train", "lr")
+def _lr(full, results, name) -> float:
+    """The rate ``name`` trained at, as compute recorded it (a workdir from before tuning has no record:
+    then the config's)."""
+    key = f"{name}/lr"
+    return float(results[key][0]) if key in results else float(arm_value(full, name, "train", "lr"))
 
 
-def _slowest_and_fastest(full, names):
-    names = sorted(names, key=lambda n: _lr(full, n))
-    return (names[0], names[-1]) if names else (None, None)
+def tested(results, name, diverged_as: float = CHANCE):
+    """Per seed, in seed order: the test accuracy (the sealed split, opened once after training),
+    ``diverged_as`` where the seed diverged; paired with another arm's like :func:`claims.final`."""
+    alive = results[f"{name}/diverged_at"] < 0
+    return np.where(alive, results[f"{name}/test_acc"], diverged_as)
+
+
+def _how_tuned(full, results) -> str:
+    grid = results.get("tune_lrs", ())
+    if len(grid) == 0:
+        return "rates from the config, no tuning"
+    return (f"each tuned arm's rate the best mean final validation accuracy of {{{', '.join(f'{x:g}' for x in grid)}}} "
+            f"on {int(full.params.tune_seeds)} tuning seeds (seed {int(full.params.tune_seed)}), not the claim's")
 
 
 def claims(full, results) -> list:
     """Notes 002-003 and Ioffe & Szegedy 2015's MNIST experiment: BN vs no BN, paired by seed.
 
-    Arms are found by setting: of the arms without BN, the lowest rate is the baseline and the highest
-    (if another) the 5x control; of the BN arms, likewise BN and BN at the larger rate. A diverged
-    seed counts at chance accuracy (``claims.final``) and as never reaching the target."""
-    plain, plain_fast = _slowest_and_fastest(full, _by_model(full, False))
-    bn, bn_fast = _slowest_and_fastest(full, _by_model(full, True))
+    Arms by role (:func:`tuning.roles`): no BN and BN at their tuned rates, the fast arms (BN and the
+    no-BN control) at their multiple of the no-BN rate; the rates are read from ``results``. A diverged
+    seed counts at chance accuracy and as never reaching the target."""
+    r = tuning.roles(full)
+    plain, bn, plain_fast, bn_fast = r["plain"], r["bn"], r["plain_fast"], r["bn_fast"]
     if plain is None or bn is None:
         return []
+    lr = {n: _lr(full, results, n) for n in (plain, bn, plain_fast, bn_fast) if n is not None}
     target = full.eval.target_accuracy
     m = margins(full, MARGINS)
     src = "notes 002-003; Ioffe & Szegedy 2015"
+    how = _how_tuned(full, results)
     never = results["steps"][-1] * 2.0  # a seed that never reaches the target counts as twice the budget,
     # and so does one that diverged (divergence is failure, whatever its frozen curve reached)
 
@@ -53,15 +79,15 @@ def claims(full, results) -> list:
     s_plain, s_bn = steps_to_target(plain), steps_to_target(bn)
     faster = stats.mean_ci(s_plain / s_bn)
     out = [claim("batchnorm.faster", f"BN reaches {target:.0%} validation accuracy in fewer steps (ratio of steps, "
-                 f"no BN / BN, paired by seed; > 1 means BN is faster; holds if the CI's lower end is above "
-                 f"{m['faster_min_ratio']:g})", src, faster, faster["ci_low"] > m["faster_min_ratio"],
-                 diverged(results, plain, bn))]
+                 f"no BN at {lr[plain]:g} / BN at {lr[bn]:g}, paired by seed; > 1 means BN is faster; holds if the "
+                 f"CI's lower end is above {m['faster_min_ratio']:g})", src, faster,
+                 faster["ci_low"] > m["faster_min_ratio"], diverged(results, plain, bn))]
     delta = m["final_accuracy_delta"]
-    diff = stats.mean_ci(final(results, bn) - final(results, plain))
-    out.append(claim("batchnorm.final_accuracy", f"BN's final validation accuracy is non-inferior to no BN's at the "
-                     f"same rate (difference BN - no BN, paired by seed, a diverged seed at chance; holds if the CI's "
-                     f"lower end is >= -{delta:g}, the margin fixed in the config)", src, diff,
-                     diff["ci_low"] >= -delta, diverged(results, plain, bn)))
+    diff = stats.mean_ci(tested(results, bn) - tested(results, plain))
+    out.append(claim("batchnorm.final_accuracy", f"BN's final test accuracy is non-inferior to no BN's, each at "
+                     f"its tuned rate (BN {lr[bn]:g}, no BN {lr[plain]:g}; {how}; difference BN - no BN, paired by "
+                     f"seed, a diverged seed at chance; holds if the CI's lower end is >= -{delta:g}, the margin "
+                     f"fixed in the config)", src, diff, diff["ci_low"] >= -delta, diverged(results, plain, bn)))
 
     def drift(name):  # spread over training of the 15/50/85th percentiles, averaged over the three
         q = results[f"{name}/unit_q"]  # (seeds, evals, 3)
@@ -72,20 +98,21 @@ def claims(full, results) -> list:
                      "training with BN (drift of its 15/50/85th percentiles, no BN / BN; > 1 means BN is steadier; "
                      f"holds if the CI's lower end is above {m['stable_min_ratio']:g})",
                      src, ratio, ratio["ci_low"] > m["stable_min_ratio"], diverged(results, plain, bn)))
-    if bn_fast != bn and plain_fast != plain:
-        k, k_plain = _lr(full, bn_fast) / _lr(full, bn), _lr(full, plain_fast) / _lr(full, plain)
+    if bn_fast is not None and plain_fast is not None:
+        k, k_plain = lr[bn_fast] / lr[plain], lr[plain_fast] / lr[plain]
         at = f"{k:g}x" if k == k_plain else f"{k:g}x (no BN at {k_plain:g}x)"
         delta, drop = m["higher_lr_delta"], m["higher_lr_control_drop"]
-        gap = stats.mean_ci(final(results, bn_fast) - final(results, bn))
-        control = stats.mean_ci(final(results, plain_fast) - final(results, plain))
+        gap = stats.mean_ci(tested(results, bn_fast) - tested(results, bn))
+        control = stats.mean_ci(tested(results, plain_fast) - tested(results, plain))
         n_bn_fast, n_plain_fast = diverged(results, bn_fast), diverged(results, plain_fast)
         out.append(claim(
             "batchnorm.higher_lr",
-            f"BN trains at {at} the rate where no BN does not: BN at {k:g}x is non-inferior to BN at the base rate "
-            f"(measured: final accuracy {bn_fast} - {bn}, paired by seed; {n_bn_fast} seeds diverged; holds if the "
-            f"CI's lower end is >= -{delta:g}) and no BN at {k_plain:g}x is worse than no BN at the base rate "
-            f"({plain_fast} - {plain}: {stats.fmt(control)}, {n_plain_fast} seeds diverged; its CI's upper end must "
-            f"be <= -{drop:g}); a diverged seed counts at chance", src, gap,
+            f"BN trains at {at} no BN's tuned rate where no BN does not: BN at {lr[bn_fast]:g} is non-inferior to "
+            f"BN at its tuned rate {lr[bn]:g} (measured: final test accuracy {bn_fast} - {bn}, paired by seed; "
+            f"{n_bn_fast} seeds diverged; holds if the CI's lower end is >= -{delta:g}) and no BN at "
+            f"{lr[plain_fast]:g} is worse than no BN at its tuned rate {lr[plain]:g} ({plain_fast} - {plain}: "
+            f"{stats.fmt(control)}, {n_plain_fast} seeds diverged; its CI's upper end must be <= -{drop:g}); a "
+            f"diverged seed counts at chance; {how}", src, gap,
             gap["ci_low"] >= -delta and control["ci_high"] <= -drop,
             diverged(results, bn, bn_fast, plain, plain_fast)))
     cost = stats.mean_ci(results[f"{bn}/step_seconds"] / results[f"{plain}/step_seconds"])
@@ -94,6 +121,27 @@ def claims(full, results) -> list:
                      f"{m['step_cost_min_ratio']:g})", "note 003", cost, cost["ci_low"] > m["step_cost_min_ratio"],
                      diverged(results, plain, bn), kind=CHECK))
     return out
+
+
+def summary(full, results) -> dict:
+    """The default per-arm summary, each arm's rate, and the tuning grid's outcome per tuned arm (mean
+    final validation accuracy per rate, a diverged run at chance; diverged runs per rate)."""
+    out = defaults.summary(full, results)
+    out["rates"] = {n: _lr(full, results, n) for n in full.arms}
+    grid = [float(x) for x in results.get("tune_lrs", ())]
+    out["tuning"] = {}
+    for n in full.arms:
+        if f"{n}/tune_val_acc" not in results:
+            continue
+        acc, div = _tune_finals(results, n)
+        out["tuning"][n] = {"lrs": grid, "final_val_acc": acc.mean(axis=0).tolist(),
+                            "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": out["rates"][n]}
+    return out
+
+
+def _tune_finals(results, name):
+    div = results[f"{name}/tune_diverged_at"]
+    return np.where(div < 0, results[f"{name}/tune_val_acc"][..., -1], CHANCE), div
 
 
 def figures(full, results, fig_dir, plt) -> list:
@@ -113,4 +161,25 @@ def figures(full, results, fig_dir, plt) -> list:
     fig.savefig(os.path.join(fig_dir, "unit_input_percentiles.png"), dpi=100)
     plt.close(fig)
     out.append(("Input distribution of one last-hidden-layer unit", "figures/unit_input_percentiles.png"))
+    tuned = [n for n in names if f"{n}/tune_val_acc" in results]
+    if tuned:
+        out.append(_tuning_figure(full, results, tuned, fig_dir, plt))
     return out
+
+
+def _tuning_figure(full, results, tuned, fig_dir, plt):
+    grid = results["tune_lrs"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in tuned:
+        acc, div = _tune_finals(results, name)
+        line, = ax.plot(grid, acc.mean(axis=0), marker="o", label=f"{name} (chose {_lr(full, results, name):g})")
+        ax.scatter(np.repeat(grid[None], acc.shape[0], axis=0), acc, s=8, color=line.get_color(), alpha=0.4)
+        for k in np.flatnonzero((div >= 0).sum(axis=0)):
+            ax.annotate(f"{int((div[:, k] >= 0).sum())}d", (grid[k], acc[:, k].mean()), fontsize=7)
+    ax.set(xscale="log", xlabel="learning rate", ylabel="final validation accuracy", ylim=(0, 1),
+           title=f"Tuning: {acc.shape[0]} seeds (seed {int(full.params.tune_seed)}), diverged at chance ('Nd')")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(fig_dir, "tuning.png"), dpi=100)
+    plt.close(fig)
+    return ("Learning-rate tuning on the tuning seeds", "figures/tuning.png")
