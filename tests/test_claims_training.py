@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 import claimkit
-from research.engine import experiment, study as study_lib
+from research.engine import experiment, study as study_lib, tuning as engine_tuning
 from research.studies.hparam_search.config import name as hp_name
 from research.studies.batchnorm import tuning as bn_tuning
 from research.studies.optimizers import study as optimizers_study, surfaces
@@ -379,12 +379,7 @@ def test_batchnorm_tuning_never_chooses_a_rate_most_of_whose_runs_diverged():
     for n_div, want in ((3, 10.0), (2, 10.0), (1, 10.0), (0, 30.0)):
         div = {"bn": [(s, 4) for s in range(n_div)]}
         assert bn_tuning.rates(full, _tuning_results(full, {"no_bn": plain, "bn": bn}, div))["bn"] == want, n_div
-    # the majority rule itself, where counting at chance alone would not exclude the rate: rate 0 ends at
-    # 0.2, rate 1 at 0.99 on its survivors. 3 of 4 diverged: mean 0.3225 > 0.2, yet rate 0 is chosen;
-    # 2 of 4 (not most): mean 0.545, rate 1 is chosen
-    acc = np.stack([np.full((4, 2), 0.2), np.full((4, 2), 0.99)], axis=1)  # (tune seeds, rates, evals)
-    assert bn_tuning.choose(acc, np.array([[-1, 7], [-1, 7], [-1, 7], [-1, -1]])) == 0
-    assert bn_tuning.choose(acc, np.array([[-1, 7], [-1, 7], [-1, -1], [-1, -1]])) == 1
+    # the majority rule itself (engine.tuning.choose) is tested in test_engine_tuning.py
 
 
 def test_batchnorm_tuning_runs_on_its_own_seeds():
@@ -393,12 +388,12 @@ def test_batchnorm_tuning_runs_on_its_own_seeds():
     from research.engine.keys import run_keys
 
     full = _full("batchnorm", seeds=16)
-    t = bn_tuning.tuning_experiment(full)
+    t = engine_tuning.experiment(full, bn_tuning.grids(full))
     assert (t.seed, t.seeds) == (1000, 4)
     assert {n: a.traced.lr for n, a in t.arms.items()} == {
-        bn_tuning.tune_arm(n, i): lr for n in ("no_bn", "bn") for i, lr in enumerate((0.3, 1.0, 3.0, 10.0, 30.0))}
+        engine_tuning.tune_arm(n, i): lr for n in ("no_bn", "bn") for i, lr in enumerate((0.3, 1.0, 3.0, 10.0, 30.0))}
     assert {n: a.model["batchnorm"] for n, a in t.arms.items() if n.startswith("bn@")} == {
-        bn_tuning.tune_arm("bn", i): True for i in range(5)}
+        engine_tuning.tune_arm("bn", i): True for i in range(5)}
     import jax
     tune_keys = {tuple(np.asarray(jax.random.key_data(k)).tolist()) for k in run_keys(t.seed, t.seeds)}
     claim_keys = {tuple(np.asarray(jax.random.key_data(k)).tolist()) for k in run_keys(full.seed, full.seeds)}

@@ -11,6 +11,7 @@ from studyrun import run_and_check
 
 import claimkit
 from research.engine import config as config_lib, experiment, keys as keys_lib, study as study_lib
+from research.engine import tuning as engine_tuning
 from research.studies.init_study import notes_config, study as init_study, tuning
 
 SEEDS = 4
@@ -35,12 +36,12 @@ def _curves(final_acc, diverged=(), evals=4):
 
 def test_tuning_runs_on_its_own_seeds_and_only_for_arms_without_a_rate():
     full = _full()
-    tfull = tuning.tuning_experiment(full)
+    tfull = engine_tuning.experiment(full, tuning.grids(full))
     assert (tfull.seed, tfull.seeds) == (1000, 4) and full.seed == 0
     tuned = tuning.tuned(full)
     # arms that set their own train.lr (sigmoid zeros and sparse, every relu arm) are not tuned
     assert sorted(tuned) == sorted(f"sigmoid-{i}" for i in ("small_random", "lecun_normal", "xavier_normal", "he_normal"))
-    assert set(tfull.arms) == {tuning.tune_arm(n, i) for n in tuned for i in range(4)}
+    assert set(tfull.arms) == {engine_tuning.tune_arm(n, i) for n in tuned for i in range(4)}
     assert tfull.arms["sigmoid-he_normal@tune03"].traced.lr == 3.0
     assert tfull.arms["sigmoid-he_normal@tune00"].train.epochs == 16  # tuned at the scoring budget
     # an activation with a grid tunes an arm that leaves its rate to the base config
@@ -70,22 +71,6 @@ def test_a_bad_grid_is_refused_naming_it(bad):
     with pytest.raises(config_lib.ConfigError, match=r"^config.params.tune_lrs=.* is invalid; accepted: a dict "
                                                      r"\{activation: strictly increasing"):
         experiment.resolve(c)
-
-
-def test_choose_takes_the_best_tuning_mean_and_never_a_mostly_diverged_rate():
-    # rates 0.1, 0.3, 1, 3 on 4 tuning seeds; 1.0's survivors are best but 3 of 4 diverged
-    accs = [[0.80] * 4, [0.85] * 4, [0.97] * 4, [0.1] * 4]
-    curves = [_curves(a, d) for a, d in zip(accs, [(), (), (0, 1, 2), ()])]
-    val = np.stack([c[0] for c in curves], axis=1)
-    div = np.stack([c[1] for c in curves], axis=1)
-    assert tuning.choose(val, div) == 1
-    # one of 4 diverged (not most): counted at chance, 1.0 still wins (0.1 + 3 * 0.97) / 4 = 0.7525 < 0.85 loses
-    div[:, 2] = [5, -1, -1, -1]
-    assert tuning.choose(val, div) == 1
-    val[:, 2, -1] = [0.97, 1.0, 1.0, 1.0]  # (0.1 + 3) / 4 = 0.775 still below 0.85
-    assert tuning.choose(val, div) == 1
-    div[:, 2] = -1  # none diverged: the best mean wins
-    assert tuning.choose(val, div) == 2
 
 
 def test_rates_come_from_the_tuning_arrays_only():
@@ -139,7 +124,7 @@ def test_the_notes_regime_is_its_own_claim_and_can_go_both_ways():
     assert set(got) == {"init_study.notes.scaled_inits_train"}
     c = got["init_study.notes.scaled_inits_train"]
     assert c.holds and c.measured == pytest.approx(0.9)
-    assert "sgd, sigmoid_mse, batch 10, 4000 updates, [0, 1] pixels" in c.claim and "from {0.3, 1, 3}" in c.claim
+    assert "sgd, sigmoid_mse, batch 10, 4000 updates, [0, 1] pixels" in c.claim and "from {0.3, 1, 3, 10}" in c.claim
     # curves 0.1, 0.3, 0.5, 0.7, 0.9 at steps 800..4000: 0.8 is first reached at 4000 by every seed
     assert "lecun_normal 4000 (4/4)" in c.claim
     bad = _notes_results(full, {"notes-xavier_normal": [0.9, 0.9, 0.75, 0.9]})
