@@ -12,7 +12,7 @@ Sizing: BN roughly doubles a step's cost at these widths and 1024 alone costs mo
 together, so the widths stop at 512 (4 octaves of width are 3 here) and a default run stays near
 the plain variant's time. The grid is the plain variant's shifted up by two octaves (2^-6 .. 2^1),
 chosen before the first run because BN tolerates larger rates (no pilot); the check
-``width_transfer.grid_brackets`` says whether every width's best rate fell inside it.
+``width_transfer.<arm>.grid_brackets`` says whether every width's best rate fell inside it.
 
 Measured, the first run (8 seeds, 602 s wall on 2 cores shared with two other studies, 373 s of
 CPU): no run diverged anywhere on the grid; the best rate sat inside it at every width (check

@@ -155,7 +155,7 @@ TINY = ["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epo
 def test_tiny_run_reports_claims_and_lays_out_the_grid(tmp_path):
     ids = {"width_transfer.mup.lr_transfers", "width_transfer.mup.wider_is_better", "width_transfer.mup.coord_check",
            "width_transfer.sp.lr_shifts", "width_transfer.sp.coord_check", "width_transfer.mup.base_is_sp",
-           "width_transfer.grid_brackets"}
+           "width_transfer.mup.grid_brackets", "width_transfer.sp.grid_brackets"}
     run_and_check(tmp_path, "width_transfer", TINY, ids)
     m = files.read_npz(str(tmp_path / "metrics.npz"))
     for arm in ("sp", "mup"):
@@ -165,3 +165,11 @@ def test_tiny_run_reports_claims_and_lays_out_the_grid(tmp_path):
     np.testing.assert_array_equal(m["sp/val_loss"][:, 0], m["mup/val_loss"][:, 0])
     assert not np.array_equal(m["sp/val_loss"][:, 2], m["mup/val_loss"][:, 2])
     np.testing.assert_array_equal(m["sp/coord_rms"][:, 0], m["mup/coord_rms"][:, 0])
+
+
+def test_grid_check_fails_when_a_best_rate_sits_at_the_grid_end():
+    full = _full()
+    c = claimkit.claims_by_id("width_transfer", full, _results({"mup": _losses([3, 3, 3, 3]), "sp": _losses([3, 3, 3, 5])}))
+    assert c["width_transfer.mup.grid_brackets"].holds and c["width_transfer.mup.grid_brackets"].measured == 0
+    g = c["width_transfer.sp.grid_brackets"]
+    assert not g.holds and g.measured == 1 and g.claim.endswith(": 512") and g.kind == "check"

@@ -384,18 +384,21 @@ def _base_identical(full, results) -> list:
 
 
 def _grid_brackets(full, results) -> list:
-    edges = []
+    """Per config arm (ids stay unique across configs of this study): is every width's best rate
+    inside the grid, not at an end (else the optimum may lie outside it)?"""
+    out = []
+    last = len(results["log2_lrs"]) - 1
     for n in full.arms:
         best = best_index(final_losses(results, n))
-        last = len(results["log2_lrs"]) - 1
-        edges += [f"{n}@{int(w)}" for w, b in zip(results["widths"], best) if not (0 < b < last)]
-    k = float(len(edges))
-    s = {"mean": k, "ci_low": k, "ci_high": k, "n": len(full.arms) * len(results["widths"])}
-    return [claim("width_transfer.grid_brackets",
-                  f"every width's best rate is inside the grid 2^{results['log2_lrs'][0]:g}..2^{results['log2_lrs'][-1]:g}, "
-                  "not at an end (else the optimum may lie outside it); measured: arm x widths whose best rate is "
-                  f"at an end or undefined{': ' + ', '.join(edges) if edges else ''}", "the study's design",
-                  s, not edges, kind=CHECK)]
+        edges = [str(int(w)) for w, b in zip(results["widths"], best) if not (0 < b < last)]
+        k = float(len(edges))
+        s = {"mean": k, "ci_low": k, "ci_high": k, "n": len(results["widths"])}
+        out.append(claim(f"width_transfer.{n}.grid_brackets",
+                         f"every width's best rate under '{n}' is inside the grid 2^{results['log2_lrs'][0]:g}.."
+                         f"2^{results['log2_lrs'][-1]:g}, not at an end (else the optimum may lie outside it); "
+                         "measured: widths whose best rate is at an end or undefined"
+                         f"{': ' + ', '.join(edges) if edges else ''}", "the study's design", s, not edges, kind=CHECK))
+    return out
 
 
 def claims(full, results) -> list:
