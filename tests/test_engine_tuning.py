@@ -8,22 +8,14 @@ import jax
 import numpy as np
 import pytest
 
+import claimkit
 from research.engine import config as config_lib, experiment, keys as keys_lib, study as study_lib, tuning
-
-
-def _curves(final_acc, diverged=(), evals=4):
-    """(val_acc (seeds, evals) rising linearly from chance to ``final_acc``, diverged_at (seeds,))."""
-    final_acc = np.asarray(final_acc, float)
-    val = 0.1 + np.linspace(0, 1, evals)[None, :] * (final_acc[:, None] - 0.1)
-    div = np.full(final_acc.shape[0], -1)
-    div[list(diverged)] = 5
-    return val, div
 
 
 def test_choose_takes_the_best_tuning_mean_and_never_a_mostly_diverged_rate():
     # rates 0.1, 0.3, 1, 3 on 4 tuning seeds; 1.0's survivors are best but 3 of 4 diverged
     accs = [[0.80] * 4, [0.85] * 4, [0.97] * 4, [0.1] * 4]
-    curves = [_curves(a, d) for a, d in zip(accs, [(), (), (0, 1, 2), ()])]
+    curves = [claimkit.rising_curves(a, d) for a, d in zip(accs, [(), (), (0, 1, 2), ()])]
     val = np.stack([c[0] for c in curves], axis=1)
     div = np.stack([c[1] for c in curves], axis=1)
     assert tuning.choose(val, div) == 1

@@ -25,15 +25,6 @@ def _full(config=None, **params):
     return experiment.resolve(c)
 
 
-def _curves(final_acc, diverged=(), evals=4):
-    """(val_acc (seeds, evals) rising linearly from chance to ``final_acc``, diverged_at (seeds,))."""
-    final_acc = np.asarray(final_acc, float)
-    val = 0.1 + np.linspace(0, 1, evals)[None, :] * (final_acc[:, None] - 0.1)
-    div = np.full(final_acc.shape[0], -1)
-    div[list(diverged)] = 5
-    return val, div
-
-
 def test_tuning_runs_on_its_own_seeds_and_only_for_arms_without_a_rate():
     full = _full()
     tfull = engine_tuning.experiment(full, tuning.grids(full))
@@ -81,7 +72,7 @@ def test_rates_come_from_the_tuning_arrays_only():
     for n in tuning.tuned(full):
         g = tuning.grid(full, n)
         best = 0 if n.endswith("lecun_normal") else 2
-        val, div = zip(*[_curves([0.9 if i == best else 0.5] * 4) for i in range(len(g))])
+        val, div = zip(*[claimkit.rising_curves([0.9 if i == best else 0.5] * 4) for i in range(len(g))])
         res[f"{n}/tune_val_acc"], res[f"{n}/tune_diverged_at"] = np.stack(val, axis=1), np.stack(div, axis=1)
     r = tuning.rates(full, res)
     assert r["sigmoid-he_normal"] == 1.0 and r["sigmoid-lecun_normal"] == 0.1 and r["relu-he_normal"] == 0.03
@@ -112,7 +103,7 @@ def test_time_to_target_censors_seeds_that_never_reach_or_diverge():
 def _notes_results(full, finals):
     res = {}
     for n in full.arms:
-        val, div = _curves(finals.get(n, [0.9] * SEEDS), evals=5)
+        val, div = claimkit.rising_curves(finals.get(n, [0.9] * SEEDS), evals=5)
         res.update({f"{n}/val_acc": val, f"{n}/diverged_at": div,
                     f"{n}/steps": np.tile(np.arange(1, 6) * 800, (SEEDS, 1)), f"{n}/lr": np.full(SEEDS, 1.0)})
     return res

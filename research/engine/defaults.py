@@ -62,9 +62,9 @@ def summary(full, results: dict[str, np.ndarray]) -> dict:
     return {"target_accuracy": target, "arms": arms}
 
 
-
 def _activation(full, name):
     return full.arms[name].model.activation
+
 
 def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     """Validation accuracy per activation (mean and 95% band over seeds), and every arm's hidden-layer
@@ -87,8 +87,16 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     plt.close(fig)
     out.append(("Validation accuracy during training", "figures/val_accuracy.png"))
 
-    for act in acts:
-        names = [n for n in full.arms if _activation(full, n) == act and f"{n}/init_act_samples" in results]
+    return out + init_histograms(full, results, fig_dir, plt,
+                                 {act: [n for n in full.arms if _activation(full, n) == act] for act in acts})
+
+
+def init_histograms(full, results, fig_dir, plt, groups: dict) -> list[tuple[str, str]]:
+    """One figure per group (``{label: arm names}``): every arm's hidden-layer outputs at
+    initialization, one row per arm that kept them (``"<arm>/init_act_samples"``)."""
+    out = []
+    for label, all_names in groups.items():
+        names = [n for n in all_names if f"{n}/init_act_samples" in results]
         if not names:
             continue
         n_layers = results[f"{names[0]}/init_act_samples"].shape[1]
@@ -103,10 +111,10 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
                 ax.set_title(f"layer {l + 1}  std {stds[l]:.2g}", fontsize=8)
                 if l == 0:
                     ax.set_ylabel(name, fontsize=8)
-        fig.suptitle(f"{act}: hidden-layer outputs at initialization (one batch, {samples.shape[0]} seeds pooled)")
+        fig.suptitle(f"{label}: hidden-layer outputs at initialization (one batch, {samples.shape[0]} seeds pooled)")
         fig.tight_layout()
-        path = f"figures/init_activations_{act}.png"
+        path = f"figures/init_activations_{label}.png"
         fig.savefig(os.path.join(fig_dir, os.path.basename(path)), dpi=100)
         plt.close(fig)
-        out.append((f"Activations at initialization ({act})", path))
+        out.append((f"Activations at initialization ({label})", path))
     return out

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from research.engine import stats
+from research.engine import defaults, stats
 
 
 def _families(full):
@@ -49,30 +49,4 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     fig.savefig(os.path.join(fig_dir, "val_accuracy.png"), dpi=100)
     plt.close(fig)
     return [("Validation accuracy and time to the target during training", "figures/val_accuracy.png")] + \
-        _init_histograms(full, results, fig_dir, plt, fams)
-
-
-def _init_histograms(full, results, fig_dir, plt, fams) -> list[tuple[str, str]]:
-    out = []
-    for fam, all_names in fams.items():
-        names = [n for n in all_names if f"{n}/init_act_samples" in results]
-        if not names:
-            continue
-        n_layers = results[f"{names[0]}/init_act_samples"].shape[1]
-        fig, axes = plt.subplots(len(names), n_layers, figsize=(2.6 * n_layers, 1.9 * len(names)), squeeze=False)
-        for i, name in enumerate(names):
-            samples, stds = results[f"{name}/init_act_samples"], results[f"{name}/init_act_std"].mean(axis=0)
-            for l in range(n_layers):
-                ax = axes[i, l]
-                ax.hist(samples[:, l].ravel(), bins=full.eval.hist_bins, color="C0")
-                ax.set_yticks([])
-                ax.set_title(f"layer {l + 1}  std {stds[l]:.2g}", fontsize=8)
-                if l == 0:
-                    ax.set_ylabel(name, fontsize=8)
-        fig.suptitle(f"{fam}: hidden-layer outputs at initialization (one batch, {samples.shape[0]} seeds pooled)")
-        fig.tight_layout()
-        path = f"figures/init_activations_{fam}.png"
-        fig.savefig(os.path.join(fig_dir, os.path.basename(path)), dpi=100)
-        plt.close(fig)
-        out.append((f"Activations at initialization ({fam})", path))
-    return out
+        defaults.init_histograms(full, results, fig_dir, plt, fams)
