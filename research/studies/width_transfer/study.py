@@ -9,7 +9,7 @@ BatchNorm). From each the study derives one arm per width in ``params.widths`` x
 the traced learning rate, so each is one compiled program over lr grid x seeds. Seed ``s`` has the
 same key at every width, rate and parametrization (same minibatch order): comparisons are paired.
 
-The coordinate check (microsoft/mup's ``get_coord_data``, TP V Appendix D) runs before training,
+The coordinate check (coord.py; microsoft/mup's ``get_coord_data``, TP V Appendix D) runs before training,
 in-process and cheap: per arm and width, one jitted program vmapped over seeds takes
 ``params.coord_steps`` SGD steps at the rate ``2^params.coord_log2_lr`` through the engine's own
 training step (:meth:`research.engine.train.Program.step`, so the parametrization's init, forward
@@ -28,16 +28,15 @@ Results: ``<arm>/val_loss``, ``val_acc``, ``train_loss`` (seeds, widths, lrs, ev
 from __future__ import annotations
 
 import math
-import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from research.engine import config as config_lib, keys as keys_lib, stats, train as train_lib
+from research.engine import config as config_lib, stats
 from research.engine.claims import CHECK, claim, margins, margins_param, weakest
-from research.lib import mlp
 from research.studies.width_transfer.config import LOG2_LRS, MARGINS, WIDTHS
+from research.studies.width_transfer.coord import coord_slopes, coordinate_check, init_logit_slope, mean_alive, slopes  # noqa: F401 (slopes: public here)
+from research.studies.width_transfer.figures import figures  # noqa: F401 (the Study interface's figures)
 
 
 def _increasing_numbers(min_len: int, integers: bool):
@@ -72,7 +71,7 @@ def derived(name: str, width: int, i: int) -> str:
     return f"{name}@w{width}@lr{i:02d}"
 
 
-def _grid_arm(full, name, width, lr, runs_per_call=None) -> dict:
+def grid_arm(full, name, width, lr, runs_per_call=None) -> dict:
     """Overrides of the arm ``name`` at ``width`` and rate ``lr`` (muP/NTK: base = smallest width)."""
     p = full.params
     ov = full.arms[name].overrides_dict()
@@ -91,7 +90,7 @@ def compute(ctx) -> dict[str, np.ndarray]:
     out = {"widths": np.asarray(widths, np.int64), "log2_lrs": np.asarray(lrs, np.float64)}
     out.update(coordinate_check(ctx))
     # one program per width x parametrization over lrs x seeds, in one slice (no padded runs)
-    grid = {derived(n, w, i): _grid_arm(full, n, w, 2.0 ** k, runs_per_call=len(lrs) * full.seeds)
+    grid = {derived(n, w, i): grid_arm(full, n, w, 2.0 ** k, runs_per_call=len(lrs) * full.seeds)
             for n in full.arms for w in widths for i, k in enumerate(lrs)}
     res = ctx.train(grid)
     for n in full.arms:
@@ -108,104 +107,6 @@ def compute(ctx) -> dict[str, np.ndarray]:
 def arms_to_test(full, val: dict) -> set:
     """No claim reads the test split: it stays sealed (selection is on validation loss)."""
     return set()
-
-
-# ---------------------------------------------------------------------------------------------
-# the coordinate check
-
-
-def coordinate_check(ctx) -> dict[str, np.ndarray]:
-    """Per config arm: sizes and per-step changes of every layer's output over the first steps,
-    at every width, seeds vmapped (see the module docstring)."""
-    full, ds = ctx.full, ctx.dataset
-    p = full.params
-    widths, lr = [int(w) for w in p.widths], 2.0 ** float(p.coord_log2_lr)
-    coord = full.with_arms({f"{n}@w{w}": _grid_arm(full, n, w, lr) for n in full.arms for w in widths})
-    out = {}
-    for n in full.arms:
-        rms, delta, div = [], [], []
-        for w in widths:
-            r, d, dv = _coord_one(coord.arms[f"{n}@w{w}"], ds, ctx.keys, int(p.coord_steps), int(p.coord_batch))
-            rms.append(r), delta.append(d), div.append(dv)
-        out[f"{n}/coord_rms"] = np.stack(rms, axis=1).astype(np.float64)
-        out[f"{n}/coord_delta"] = np.stack(delta, axis=1).astype(np.float64)
-        out[f"{n}/coord_diverged_at"] = np.stack(div, axis=1)
-    return out
-
-
-def _coord_one(arm, ds, keys, steps: int, batch: int):
-    n_train, dim = ds.train.x.shape
-    prog = train_lib.program(arm, n_train, dim, ds.num_classes)
-    if steps * prog.batch_size > n_train:
-        raise config_lib.ConfigError(
-            f"config.params.coord_steps={steps} is invalid; accepted: at most {n_train // prog.batch_size} "
-            f"(steps of batch {prog.batch_size} within one epoch of {n_train} examples)")
-    spec, dtype = arm.spec, jnp.dtype(arm.train.dtype)
-    h = train_lib.hyper(arm)
-    x_tr, y_tr = jnp.asarray(ds.train.x, dtype), jnp.asarray(ds.train.y)
-    probe = jnp.asarray(ds.val.x[:batch], dtype)
-
-    def measure(params, bn_state):
-        logits, _, trace = mlp.forward(params, bn_state, probe, spec, train=True)
-        return [*trace.post, logits]
-
-    def rms(a):
-        return jnp.sqrt(jnp.mean(jnp.square(a)))
-
-    def one(key):
-        carry = prog.init(key, h.init_scale, spec)
-        order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), 0), n_train)
-        idx = order[: steps * prog.batch_size].reshape(steps, prog.batch_size)
-        first = measure(carry.params, carry.bn_state)
-
-        def step(state, ix):
-            c, prev = state
-            c, _ = prog.step(c, h, x_tr[ix], y_tr[ix])
-            now = measure(c.params, c.bn_state)
-            return (c, now), (jnp.stack([rms(a) for a in now]), jnp.stack([rms(a - b) for a, b in zip(now, prev)]))
-
-        (carry, _), (sizes, changes) = jax.lax.scan(step, (carry, first), idx)
-        sizes = jnp.concatenate([jnp.stack([rms(a) for a in first])[None], sizes])
-        return sizes, changes, carry.diverged_at
-
-    sizes, changes, div = jax.jit(jax.vmap(one))(keys)
-    return np.asarray(sizes), np.asarray(changes), np.asarray(div)
-
-
-def layer_names(n_layers: int) -> list[str]:
-    return [f"h{l + 1}" for l in range(n_layers - 1)] + ["logits"]
-
-
-def slopes(values: np.ndarray, widths) -> np.ndarray:
-    """Per seed, step and layer: the least-squares slope of log(value) against log(width), from
-    ``values`` of shape (seeds, widths, steps, layers); NaN where a value is not positive and finite."""
-    x = np.log(np.asarray(widths, np.float64))
-    x = x - x.mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.log(np.where(np.isfinite(values) & (values > 0), values, np.nan))
-    return np.einsum("swtl,w->stl", y - y.mean(axis=1, keepdims=True), x) / np.sum(x * x)
-
-
-def coord_slopes(full, results, name) -> dict[str, np.ndarray]:
-    """Per seed (steps averaged), the slopes the coordinate claims read: ``"<layer> size"`` for the
-    hidden layers' outputs after steps 1..T and ``"<layer> change"`` for every layer's per-step
-    change; a seed whose check diverged at some width is NaN."""
-    widths = results["widths"]
-    size = slopes(results[f"{name}/coord_rms"][:, :, 1:], widths).mean(axis=1)   # (seeds, layers)
-    change = slopes(results[f"{name}/coord_delta"], widths).mean(axis=1)
-    dead = (results[f"{name}/coord_diverged_at"] >= 0).any(axis=1)
-    size[dead], change[dead] = np.nan, np.nan
-    names = layer_names(size.shape[1])
-    out = {f"{l} size": size[:, i] for i, l in enumerate(names[:-1])}
-    out.update({f"{l} change": change[:, i] for i, l in enumerate(names)})
-    return out
-
-
-def init_logit_slope(results, name) -> float:
-    """Slope of the logits' size at initialization (step 0), seeds pooled: -1/2 under muP (output
-    init variance 1/fan_in^2), 0 under SP. Shown in the claim text."""
-    s = slopes(results[f"{name}/coord_rms"][:, :, :1], results["widths"])[:, 0, -1]
-    return float(_mean_alive(s))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,93 +341,9 @@ def summary(full, results) -> dict:
         losses = final_losses(results, n, diverged_as=math.nan)
         dead = (results[f"{n}/diverged_at"] >= 0).sum(axis=0)
         curves[n] = {str(int(w)): {"val_loss_mean": [None if not np.isfinite(v) else float(v)
-                                                     for v in _mean_alive(losses[:, k])],
+                                                     for v in mean_alive(losses[:, k])],
                                    "n_diverged": [int(d) for d in dead[k]]}
                      for k, w in enumerate(results["widths"])}
     slopes_ = {n: {k: stats.mean_ci(v) for k, v in coord_slopes(full, results, n).items()} for n in full.arms}
     return {"arms": arm_summary(full, results), "log2_lrs": [float(v) for v in results["log2_lrs"]],
             "widths": [int(w) for w in results["widths"]], "curves": curves, "coord_slopes": slopes_}
-
-
-def _mean_alive(a):
-    """Mean over seeds of the finite values (NaN where none is)."""
-    finite = np.isfinite(a)
-    count = finite.sum(axis=0)
-    return np.where(count > 0, np.where(finite, a, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan)
-
-
-def figures(full, results, fig_dir, plt) -> list:
-    return _transfer_figure(full, results, fig_dir, plt) + _coord_figures(full, results, fig_dir, plt)
-
-
-def _transfer_figure(full, results, fig_dir, plt) -> list:
-    names, widths, lrs = list(full.arms), results["widths"], results["log2_lrs"]
-    cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(4.8 * (len(names) + 1), 4.2), squeeze=False)
-    chance = math.log(full.num_classes)
-    finite = [final_losses(results, n, math.nan) for n in names]
-    lo = min(float(np.nanmin(f)) for f in finite if np.isfinite(f).any()) if any(np.isfinite(f).any() for f in finite) else 0.0
-    for ax, n, losses in zip(axes[0], names, finite):
-        best = best_index(final_losses(results, n))
-        dead = (results[f"{n}/diverged_at"] >= 0).sum(axis=0)
-        for k, w in enumerate(widths):
-            color = cmap(k / max(1, len(widths) - 1))
-            mean = _mean_alive(losses[:, k])
-            ax.plot(lrs, mean, "-o", ms=3, color=color, label=f"width {int(w)}")
-            if np.isfinite(best[k]):
-                ax.plot(lrs[int(best[k])], mean[int(best[k])], "*", ms=12, color=color, mec="black", mew=0.5)
-            for i in np.flatnonzero(dead[k]):
-                y = mean[i] if np.isfinite(mean[i]) else chance
-                ax.annotate(f"{dead[k][i]}d", (lrs[i], min(y, chance)), fontsize=6, color=color)
-        ax.set(title=f"{n} ({_param(full, n)}{', BN' if full.arms[n].model.batchnorm else ''})", xlabel="log2 learning rate",
-               ylabel="final validation loss", ylim=(0.9 * lo, chance))
-        ax.legend(fontsize=7)
-    ax = axes[0][-1]
-    for j, n in enumerate(names):
-        r = best_rates(full, results, n)
-        mean = np.array([x["mean"] for x in r])
-        err = np.array([[x["mean"] - x["ci_low"], x["ci_high"] - x["mean"]] for x in r]).T
-        ax.errorbar(np.log2(widths) + 0.05 * (j - (len(names) - 1) / 2), mean, yerr=np.nan_to_num(err), fmt="-o",
-                    capsize=3, label=n)
-    ax.set(title="best rate per width (95% bootstrap CI)", xlabel="log2 width", ylabel="best log2 learning rate",
-           yticks=lrs)
-    ax.legend(fontsize=8)
-    fig.suptitle(f"{full.params.depth}-hidden-layer ReLU MLP, SGD batch {full.train.batch_size}, {full.train.epochs} "
-                 f"epochs: final validation loss (mean over {full.seeds} seeds; star: best; 'Nd': N seeds diverged)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(fig_dir, "lr_transfer.png"), dpi=100)
-    plt.close(fig)
-    return [("Validation loss vs learning rate, one curve per width (Tensor Programs V, Figure 1)",
-             "figures/lr_transfer.png")]
-
-
-def _coord_figures(full, results, fig_dir, plt) -> list:
-    names, widths = list(full.arms), results["widths"]
-    out = []
-    for key, what in (("coord_rms", "size (RMS) of each layer's output"),
-                      ("coord_delta", "per-step change (RMS of h_t - h_(t-1))")):
-        n_layers = results[f"{names[0]}/{key}"].shape[3]
-        fig, axes = plt.subplots(len(names), n_layers, figsize=(3.2 * n_layers, 2.8 * len(names)), squeeze=False)
-        for r, n in enumerate(names):
-            v = results[f"{n}/{key}"]
-            v = np.where((results[f"{n}/coord_diverged_at"] >= 0)[:, :, None, None], np.nan, v)
-            steps = v.shape[2]
-            cmap = plt.get_cmap("plasma")
-            for l, lname in enumerate(layer_names(n_layers)):
-                ax = axes[r, l]
-                for t in range(steps):
-                    label = f"t={t if key == 'coord_rms' else t + 1}"
-                    ax.plot(widths, _mean_alive(v[:, :, t, l]), "-o", ms=3, color=cmap(t / max(1, steps)), label=label)
-                ax.set(xscale="log", yscale="log", title=f"{n}: {lname}", xlabel="width")
-                ax.set_xticks(widths, [str(int(w)) for w in widths])
-                ax.minorticks_off()
-                if l == 0:
-                    ax.legend(fontsize=6)
-        fig.suptitle(f"Coordinate check: {what} vs width, SGD at lr 2^{full.params.coord_log2_lr:g}, "
-                     f"mean over {full.seeds} seeds (flat: width-independent)")
-        fig.tight_layout()
-        path = f"figures/{key}.png"
-        fig.savefig(os.path.join(fig_dir, os.path.basename(path)), dpi=100)
-        plt.close(fig)
-        out.append((f"Coordinate check: {what}", path))
-    return out
