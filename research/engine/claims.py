@@ -79,9 +79,11 @@ def final(results, name, diverged_as: float = CHANCE):
     return np.where(alive, results[f"{name}/val_acc"][:, -1], diverged_as)
 
 
-def first_reach(results, name, target):
-    """Per seed: the first evaluated step whose validation accuracy reaches ``target`` (NaN if none)."""
-    val, steps = results[f"{name}/val_acc"], results["steps"]
+def first_reach(results, name, target, steps=None):
+    """Per seed: the first evaluated step whose validation accuracy reaches ``target`` (NaN if none).
+    ``steps``: the step of each evaluation, where an arm has its own (default: the shared ``"steps"``)."""
+    val = results[f"{name}/val_acc"]
+    steps = results["steps"] if steps is None else steps
     reached = val >= target
     return np.where(reached.any(axis=1), steps[np.argmax(reached, axis=1)], np.nan)
 

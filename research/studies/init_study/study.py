@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from research.engine import stats
-from research.engine.claims import arm_value, claim, diverged, final, margins, margins_param, weakest
+from research.engine.claims import arm_value, claim, diverged, final, first_reach, margins, margins_param, weakest
 from research.studies.init_study import tuning
 from research.studies.init_study.config import MARGINS
 from research.studies.init_study.figures import figures  # noqa: F401  (the Study interface's figures)
@@ -79,10 +79,10 @@ def time_to_target(results, name, target) -> tuple[np.ndarray, np.ndarray]:
     """Per seed: (the first evaluated step at or above ``target``, or the budget where none is;
     whether it was reached). A diverged seed never reached it (divergence is failure), censored at
     the budget like a seed that ran out of steps."""
-    steps, val = steps_of(results, name), np.asarray(results[f"{name}/val_acc"])
-    hit = val >= target
-    reached = hit.any(axis=1) & (np.asarray(results[f"{name}/diverged_at"]) < 0)
-    return np.where(reached, steps[np.argmax(hit, axis=1)], steps[-1]).astype(np.float64), reached
+    steps = steps_of(results, name)
+    first = first_reach(results, name, target, steps)
+    reached = np.isfinite(first) & (np.asarray(results[f"{name}/diverged_at"]) < 0)
+    return np.where(reached, first, steps[-1]).astype(np.float64), reached
 
 
 def reach_summary(results, name, target) -> dict:
