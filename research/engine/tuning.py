@@ -79,6 +79,19 @@ def choose(val_acc: np.ndarray, diverged_at: np.ndarray) -> int:
     return int(select_by_validation({i: (val_acc[:, i], diverged_at[:, i]) for i in range(val_acc.shape[1])}))
 
 
+def rate_arrays(full, rates: dict) -> dict[str, np.ndarray]:
+    """``{"<arm>/lr": (seeds,)}``: the rate each arm trained at, saved with its results (seed axis
+    first, like every per-arm array) so that claims and reports read it back with :func:`rate_of`."""
+    return {f"{n}/lr": np.full((full.seeds,), r) for n, r in rates.items()}
+
+
+def rate_of(full, results, name) -> float:
+    """The rate arm ``name`` trained at, as :func:`rate_arrays` recorded it (a workdir from before
+    tuning has no record: then the config's ``train.lr``)."""
+    key = f"{name}/lr"
+    return float(results[key][0]) if key in results else float(full.arms[name].train.lr)
+
+
 def tune(ctx, grids: dict, schedules=None) -> dict[str, np.ndarray]:
     """Train every arm x rate of ``grids`` on the tuning seeds; per arm with a non-empty grid
     ``"<arm>/tune_val_acc"`` (tune seeds, rates, evals) and ``"<arm>/tune_diverged_at"`` (tune seeds,

@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from research.engine import defaults, stats
-from research.engine.claims import CHANCE, CHECK, arm_value, claim, diverged, first_reach, margins, margins_param
+from research.engine import defaults, stats, tuning as engine_tuning
+from research.engine.claims import CHANCE, CHECK, claim, diverged, first_reach, margins, margins_param
 from research.studies.batchnorm import tuning
 from research.studies.batchnorm.config import MARGINS
 
@@ -28,15 +28,8 @@ def compute(ctx) -> dict:
     out = tuning.tune(ctx)
     arm_rates = tuning.rates(ctx.full, out)
     out.update(ctx.train(tuning.train_arms(ctx.full, arm_rates)))
-    out.update({f"{n}/lr": np.full((ctx.full.seeds,), r) for n, r in arm_rates.items()})
+    out.update(engine_tuning.rate_arrays(ctx.full, arm_rates))
     return out
-
-
-def _lr(full, results, name) -> float:
-    """The rate ``name`` trained at, as compute recorded it (a workdir from before tuning has no record:
-    then the config's)."""
-    key = f"{name}/lr"
-    return float(results[key][0]) if key in results else float(arm_value(full, name, "train", "lr"))
 
 
 def tested(results, name, diverged_as: float = CHANCE):
@@ -64,7 +57,7 @@ def claims(full, results) -> list:
     plain, bn, plain_fast, bn_fast = r["plain"], r["bn"], r["plain_fast"], r["bn_fast"]
     if plain is None or bn is None:
         return []
-    lr = {n: _lr(full, results, n) for n in (plain, bn, plain_fast, bn_fast) if n is not None}
+    lr = {n: engine_tuning.rate_of(full, results, n) for n in (plain, bn, plain_fast, bn_fast) if n is not None}
     target = full.eval.target_accuracy
     m = margins(full, MARGINS)
     src = "notes 002-003; Ioffe & Szegedy 2015"
@@ -127,7 +120,7 @@ def summary(full, results) -> dict:
     """The default per-arm summary, each arm's rate, and the tuning grid's outcome per tuned arm (mean
     final validation accuracy per rate, a diverged run at chance; diverged runs per rate)."""
     out = defaults.summary(full, results)
-    out["rates"] = {n: _lr(full, results, n) for n in full.arms}
+    out["rates"] = {n: engine_tuning.rate_of(full, results, n) for n in full.arms}
     grid = [float(x) for x in results.get("tune_lrs", ())]
     out["tuning"] = {}
     for n in full.arms:
@@ -172,7 +165,7 @@ def _tuning_figure(full, results, tuned, fig_dir, plt):
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in tuned:
         acc, div = _tune_finals(results, name)
-        line, = ax.plot(grid, acc.mean(axis=0), marker="o", label=f"{name} (chose {_lr(full, results, name):g})")
+        line, = ax.plot(grid, acc.mean(axis=0), marker="o", label=f"{name} (chose {engine_tuning.rate_of(full, results, name):g})")
         ax.scatter(np.repeat(grid[None], acc.shape[0], axis=0), acc, s=8, color=line.get_color(), alpha=0.4)
         for k in np.flatnonzero((div >= 0).sum(axis=0)):
             ax.annotate(f"{int((div[:, k] >= 0).sum())}d", (grid[k], acc[:, k].mean()), fontsize=7)

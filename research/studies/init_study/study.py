@@ -20,7 +20,7 @@ import math
 import jax
 import numpy as np
 
-from research.engine import stats
+from research.engine import stats, tuning as engine_tuning
 from research.engine.claims import arm_value, claim, diverged, final, first_reach, margins, margins_param, weakest
 from research.studies.init_study import tuning
 from research.studies.init_study.config import MARGINS
@@ -52,7 +52,7 @@ def compute(ctx) -> dict:
         out.update({f"{n}/steps": np.tile(np.asarray(res["steps"]), (full.seeds, 1)) for n in group})
         if len(groups) == 1:
             out["steps"] = res["steps"]
-    out.update({f"{n}/lr": np.full((full.seeds,), r) for n, r in arm_rates.items()})
+    out.update(engine_tuning.rate_arrays(full, arm_rates))
     return out
 
 
@@ -68,11 +68,6 @@ def steps_of(results, name) -> np.ndarray:
 
 def has_steps(results, name) -> bool:
     return f"{name}/steps" in results or "steps" in results
-
-
-def lr_of(full, results, name) -> float:
-    key = f"{name}/lr"
-    return float(results[key][0]) if key in results else float(arm_value(full, name, "train", "lr"))
 
 
 def time_to_target(results, name, target) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +116,7 @@ def _regime(full, results, names) -> str:
     t = a.train
     pixels = "[0, 1] pixels" if full.data.get("normalize", "standardize") == "unit" else "standardized pixels"
     budget = int(steps_of(results, names[0])[-1]) if has_steps(results, names[0]) else "?"
-    rates = ", ".join(f"{arm_value(full, n, 'model', 'weight_init')} {lr_of(full, results, n):g}" for n in names)
+    rates = ", ".join(f"{arm_value(full, n, 'model', 'weight_init')} {engine_tuning.rate_of(full, results, n):g}" for n in names)
     grids = {n: tuning.grid(full, n) for n in names}
     tuned = [g for g in grids.values() if g]
     how = (f"{'each ' if len(names) > 1 else ''}chosen on {int(full.params.tune_seeds)} separate tuning seeds from "
@@ -178,7 +173,7 @@ def summary(full, results) -> dict:
         arms[name] = {
             "n_seeds": int(val.shape[0]),
             "n_diverged": int((~alive).sum()),
-            "lr": lr_of(full, results, name),
+            "lr": engine_tuning.rate_of(full, results, name),
             "final_val_acc": stats.mean_ci(val[alive, -1]),
             # interquartile mean with a percentile bootstrap interval (fixed key: same arrays, same numbers)
             "final_val_acc_iqm": stats.bootstrap_ci(val[alive, -1], jax.random.key(0)),
