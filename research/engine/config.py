@@ -36,7 +36,7 @@ def defaults() -> ml_collections.ConfigDict:
         "study": DEFAULT_STUDY,
         "seeds": 32,
         "seed": 0,
-        "data": {"name": "mnist5k", "path": "", "n_val": 500, "n_test": 500, "split_seed": 0,
+        "data": {"name": "mnist5k", "path": "", "n_val": 500, "n_test": 500, "split_seed": 0, "split_seeds": 1,
                  "limit_train": 0, "normalize": "standardize", "n": 1000, "dim": 500},
         "model": {"hidden": (390, 156, 62, 25), "activation": "relu", "batchnorm": False,
                   "weight_init": "he_normal", "weight_init_kwargs": {}, "bias_init": "zeros",
@@ -118,6 +118,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.n_val": _int(1),
     "data.n_test": _int(1),
     "data.split_seed": _int(0),
+    "data.split_seeds": _int(1),  # > 1: seed s trains on split split_seed + s mod split_seeds (data.load)
     "data.limit_train": _int(0),
     "data.normalize": _one_of(data_lib.NORMALIZATIONS),  # ignored by gaussian inputs (N(0, 1) as drawn)
     "data.n": _int(1),
@@ -194,7 +195,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for section in ("data", "model", "train", "eval"):
         if section in config:
             _check_section(section + ".", config[section], _section_keys(section), section)
-    study_of(config)
+    _check_splits(config, study_of(config))
     _check_params(config)
     arms = config.get("arms", {})
     if not isinstance(arms, (dict, ml_collections.ConfigDict)) or len(arms) == 0:
@@ -226,6 +227,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
             optim.get(arm.train.optimizer, lr=0.1, **plain(arm.train.optimizer_kwargs))
         except (ValueError, TypeError) as err:
             raise ConfigError(f"config.{where}.train.optimizer_kwargs: {err}") from None
+
+
+def _check_splits(config, study) -> None:
+    """``data.split_seeds`` > 1 only where the study reads data through ``ctx.train`` alone
+    (``Study.SPLITS``) and the data has splits to resample."""
+    data = config.get("data", {})
+    n = data.get("split_seeds", 1)
+    if n == 1:
+        return
+    if data.get("name", defaults().data.name) == "gaussian":
+        _fail("data.split_seeds", n, "1 for data.name='gaussian' (no validation or test split to resample)")
+    if not study.SPLITS:
+        _fail("data.split_seeds", n, f"1 for study {study.ref!r} (it reads the data split outside ctx.train, "
+              "through hooks or ctx.dataset, so every seed must see the same split)")
 
 
 def _check_params(config) -> None:

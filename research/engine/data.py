@@ -19,7 +19,9 @@ accepted IDX element types are documented there): every bad input (missing or tr
 wrong IDX magic, a bad CSV row, wrong shapes) raises one :class:`DataError` naming the file and
 what was expected. Its readers and :class:`DataError` are re-exported here.
 
-Splits are drawn from a ``jax.random`` key (same key, same split). Pixels are scaled to [0, 1]; with
+Splits are drawn from a ``jax.random`` key (same key, same split); ``split_seeds`` K > 1 stacks K
+splits, drawn from keys ``split_seed .. split_seed + K - 1``, on a leading axis (:func:`load`), and
+the engine trains seed ``s`` on split ``s mod K`` (:func:`split_of_seeds`). Pixels are scaled to [0, 1]; with
 ``normalize="standardize"`` (the default) they are then standardized with one scalar mean and std
 computed on the training split only, with ``normalize="unit"`` they stay in [0, 1] (Glorot &
 Bengio's input range; ``Dataset.mean, std`` are then 0 and 1). ``gaussian`` inputs are N(0, 1)
@@ -44,7 +46,7 @@ from research.engine.datafiles import (PIXELS, IDX_NAMES, DataError, _find, fash
 
 __all__ = ["DataError", "Dataset", "SealedSplit", "Split", "fashion_mnist_dir", "gaussian", "load", "load_idx_dir",
            "load_mnist5k", "make_splits", "make_splits_with_test", "read_digits_csv", "read_idx", "source",
-           "train_size"]
+           "split", "split_of_seeds", "stack", "train_size"]
 
 NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "fashion_mnist_or_mnist5k", "gaussian")
 NORMALIZATIONS = ("standardize", "unit")
@@ -83,7 +85,7 @@ class SealedSplit:
 
     @property
     def n(self) -> int:
-        return len(self._y)
+        return int(np.shape(self._y)[-1])  # per split, when splits are stacked
 
     def evaluate(self, fn: Callable[[Any, Any], Any], label: str):
         """``fn(x, y)`` on the test arrays; a second call with the same ``label`` is refused."""
@@ -110,6 +112,9 @@ class Dataset:
     mean: float
     std: float
     source: str = ""
+    # resampled splits stacked on a leading axis of every array (1: no split axis); mean and std
+    # are then tuples, one per split (see :func:`load`, ``split_seeds``)
+    splits: int = 1
 
     def __post_init__(self):
         if not self.source:
@@ -256,17 +261,61 @@ def source(cfg: Any) -> str:
     return "fashion_mnist"
 
 
+def stack(parts: list[Dataset]) -> Dataset:
+    """Datasets of equal shapes (splits of one source) as one whose arrays carry a leading split
+    axis, ``splits=len(parts)``; the test split stays sealed (its arrays stacked the same way)."""
+    first = parts[0]
+    shapes = {(p.train.x.shape, p.val.x.shape, p.test.n) for p in parts}
+    if len(shapes) != 1 or any(p.splits != 1 for p in parts):
+        raise DataError(f"{first.name}: splits of shapes {sorted(shapes)}; expected unstacked splits of one shape")
+    cat = lambda get: np.stack([get(p) for p in parts])
+    train = Split(cat(lambda p: p.train.x), cat(lambda p: p.train.y))
+    val = Split(cat(lambda p: p.val.x), cat(lambda p: p.val.y))
+    test = SealedSplit(cat(lambda p: p.test._x), cat(lambda p: p.test._y))
+    return Dataset(first.name, train, val, test, first.num_classes, tuple(p.mean for p in parts),
+                   tuple(p.std for p in parts), first.source, splits=len(parts))
+
+
+def split(ds: Dataset, k: int) -> Dataset:
+    """Split ``k`` of a stacked dataset, unstacked, its test split sealed afresh (``ds`` itself
+    when it has no split axis and ``k`` is 0)."""
+    if ds.splits == 1 and k == 0:
+        return ds
+    if not 0 <= k < ds.splits:
+        raise DataError(f"split {k} is invalid; accepted: 0..{ds.splits - 1}")
+    return Dataset(ds.name, Split(ds.train.x[k], ds.train.y[k]), Split(ds.val.x[k], ds.val.y[k]),
+                   SealedSplit(ds.test._x[k], ds.test._y[k]), ds.num_classes, ds.mean[k], ds.std[k], ds.source)
+
+
+def split_of_seeds(seeds: int, splits: int) -> np.ndarray:
+    """The split each seed index trains on: seed ``s`` on split ``s mod splits`` (split ``k`` is drawn
+    from key ``split_seed + k``), so every arm's seed ``s`` shares one split and pairing by seed holds."""
+    return (np.arange(seeds) % splits).astype(np.int32)
+
+
 def load(cfg: Any) -> Dataset:
     """The dataset ``cfg`` names. Keys (defaults): name, path (""), n_val (500), n_test (1000, used
-    by mnist5k only), split_seed (0), limit_train (0 = all), normalize ("standardize"), n (1000) and
-    dim (784) for gaussian. Both the name and ``normalize`` are checked before anything is read."""
+    by mnist5k only), split_seed (0), split_seeds (1), limit_train (0 = all), normalize
+    ("standardize"), n (1000) and dim (784) for gaussian. Both the name and ``normalize`` are
+    checked before anything is read.
+
+    ``split_seeds`` K > 1 resamples the split: split ``k`` is what ``split_seed + k`` alone would give
+    (its own permutation, its own train mean and std), and the K splits are stacked on a leading
+    axis of every array (:func:`stack`; ``Dataset.splits`` is K). The files are read once. A source
+    with an official test set (Fashion-MNIST, IDX) keeps that test set in every split and resamples
+    which of its training examples are held out for validation."""
     name = _get(cfg, "name")
     if name not in NAMES:
         raise DataError(f"unknown dataset {name!r}; accepted: {', '.join(NAMES)}")
     normalize = _normalization(_get(cfg, "normalize", "standardize"))
-    key = jax.random.key(_count("split_seed", _get(cfg, "split_seed", 0), 0))
+    seed = _count("split_seed", _get(cfg, "split_seed", 0), 0)
+    n_splits = _count("split_seeds", _get(cfg, "split_seeds", 1), 1)
+    key = jax.random.key(seed)
     n_val, limit = _get(cfg, "n_val", 500), _get(cfg, "limit_train", 0)
     path = _get(cfg, "path", "") or ""
+    if name == "gaussian" and n_splits > 1:
+        raise DataError(f"split_seeds={n_splits} is invalid for gaussian inputs; accepted: 1 (they have no "
+                        "validation or test split to resample)")
     if name == "gaussian":
         n, dim = _count("n", _get(cfg, "n", 1000), 1), _count("dim", _get(cfg, "dim", 784), 1)
         empty = (np.zeros((0, dim), np.float32), np.zeros((0,), np.int32))
@@ -275,12 +324,13 @@ def load(cfg: Any) -> Dataset:
     read = source(cfg)
     if read == "mnist5k":
         images, labels = load_mnist5k()
-        ds = make_splits(images, labels, key, n_val, _get(cfg, "n_test", 1000), read, limit_train=limit,
-                         normalize=normalize)
+        n_test = _get(cfg, "n_test", 1000)
+        make = lambda k: make_splits(images, labels, k, n_val, n_test, read, limit_train=limit, normalize=normalize)
     else:
         if name == "mnist_idx" and not path:
             raise DataError("mnist_idx needs cfg.path; expected a directory holding the four MNIST IDX files")
         parts = load_idx_dir((path if name != FALLBACK else "") or fashion_mnist_dir())
-        ds = make_splits_with_test(*parts["train"], *parts["test"], key, n_val, read, limit_train=limit,
-                                   normalize=normalize)
+        make = lambda k: make_splits_with_test(*parts["train"], *parts["test"], k, n_val, read, limit_train=limit,
+                                               normalize=normalize)
+    ds = make(key) if n_splits == 1 else stack([make(jax.random.key(seed + k)) for k in range(n_splits)])
     return dataclasses.replace(ds, name=name, source=read)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research.engine import checkpoints, distributed, faults, files, keys as keys_lib, train as train_lib
+from research.engine import checkpoints, data as data_lib, distributed, faults, files, keys as keys_lib, train as train_lib
 from research.lib import probes
 
 HIST_SAMPLES = probes.HIST  # post-activation values kept per layer and seed at init
@@ -96,7 +96,12 @@ class GroupRunner:
         self.progress, self.log = None, log  # progress(seed_steps) after each chunk, if set
         self.arms = {a: full.arms[a] for a in arm_names}
         first = self.arms[arm_names[0]]
-        n_train, dim = dataset.train.x.shape
+        n_train, dim = dataset.train.x.shape[-2:]
+        # resampled splits (data.split_seeds): seed s trains, validates and is tested on split s mod K
+        self.splits = dataset.splits
+        if self.splits > 1 and (start is not None or finish is not None):
+            raise ValueError(f"[{gid}] start/finish hooks read one data split; accepted with "
+                             f"data.split_seeds=1 only (got {self.splits})")
         self.program = train_lib.program(first, n_train, dim, dataset.num_classes)
         if probe is not None:
             self.program = dataclasses.replace(self.program, probe=probe)
@@ -106,6 +111,7 @@ class GroupRunner:
         self.specs = {a: arm.spec for a, arm in self.arms.items()}
         self.seeds = full.seeds
         self.n_runs = len(arm_names) * self.seeds
+        self.split_of_seed = data_lib.split_of_seeds(self.seeds, self.splits)
         n_dev = len(jax.devices())
         # Runs go through the compiled program in slices of equal size: a slice's parameters stay
         # in cache, which measured ~1.5x the throughput of one call over a 192-run group on 2 CPU
@@ -167,8 +173,14 @@ class GroupRunner:
         rows = np.concatenate([np.arange(hs) + i * self.seeds for i in range(len(self.arm_names))])
         pick = lambda a: jnp.asarray(a)[rows]
         hkeys = jnp.concatenate([keys[:hs]] * len(self.arm_names))
-        fn = jax.vmap(lambda p, b, k: probes.layer_stats(self.program.spec, p, b, x, keys_lib.stream(k, "probe")))
-        stats_ = train_lib.one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys)
+        if self.splits == 1:
+            fn = jax.vmap(lambda p, b, k: probes.layer_stats(self.program.spec, p, b, x, keys_lib.stream(k, "probe")))
+            args = ()
+        else:  # each seed on its own split's validation inputs
+            fn = jax.vmap(lambda p, b, k, xs: probes.layer_stats(self.program.spec, p, b, xs, keys_lib.stream(k, "probe")))
+            args = (jnp.asarray(x)[jnp.asarray(np.concatenate([self.split_of_seed[:hs]] * len(self.arm_names)))],)
+        stats_ = train_lib.one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys,
+                                    *args)
         means, stds, samples = stats_["act_mean"], stats_["act_std"], stats_["act_samples"]
         out = {}
         for i, name in enumerate(self.arm_names):
@@ -193,11 +205,14 @@ class GroupRunner:
                 jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
         carry, hyper, rkeys = self._initial(keys, data)
         self.init_hist = self._init_histograms(carry, keys, data[2])
+        # per run, the split it trains on (an argument of the chunk only when there are several)
+        run_splits = jnp.asarray(np.tile(self.split_of_seed, len(self.arm_names)))
+        split_arg = (lambda i: ()) if self.splits == 1 else (lambda i: (run_splits_sliced[i],))
         n_eval = self.n_eval
         trailing = dict(train_lib.METRIC_TRAILING)
         if prog.probe is not None:
             one = jax.tree.map(lambda a: a[0], (carry.params, carry.bn_state))
-            trailing["probe"] = jax.eval_shape(prog.probe, *one, data[2]).shape
+            trailing["probe"] = jax.eval_shape(prog.probe, *one, data[2] if self.splits == 1 else data[2][0]).shape
         # Checkpoints hold host arrays of the group's n_runs rows (no padding, no sharding), so a
         # run resumes on any device count.
         state = {"carry": jax.tree.map(np.asarray, carry), "epoch": np.zeros((), np.int64),
@@ -215,8 +230,8 @@ class GroupRunner:
             self.phase_seconds["setup"] = time.perf_counter() - t_setup
             metrics, start_epoch = state["metrics"], int(state["epoch"])
             mesh = _mesh()
-            carry, hyper, rkeys = (self._slices(_pad(t, self.n_padded), mesh)
-                                   for t in (state["carry"], hyper, rkeys))
+            carry, hyper, rkeys, run_splits_sliced = (self._slices(_pad(t, self.n_padded), mesh)
+                                                      for t in (state["carry"], hyper, rkeys, run_splits))
             if start_epoch < self.epochs:
                 # Each device runs the one-device program on its per_device runs (shard_map), on a
                 # CPU over cache-sized groups with the carry updated in place (train.many). The group
@@ -229,10 +244,12 @@ class GroupRunner:
                 compiled = {}  # by segments per chunk: whole epochs, and a partial last one if any
                 for segments in sorted(set(self.schedule[start_epoch:])):
                     part = prog if segments == prog.evals_per_epoch else dataclasses.replace(prog, segments=segments)
-                    chunk = train_lib.many(part.epoch, in_axes=(0, 0, 0, None, None, None, None, None), group=group,
+                    in_axes = (0, 0, 0, None, None, None, None, None) + ((0,) if self.splits > 1 else ())
+                    chunk = train_lib.many(part.epoch, in_axes=in_axes, group=group,
                                            carry=group is not None, mesh=mesh if mesh.size > 1 else None,
                                            donate_argnums=0)
-                    compiled[segments] = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data).compile()
+                    compiled[segments] = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data,
+                                                     *split_arg(0)).compile()
                 self.compile_seconds = self.phase_seconds["compile"] = time.perf_counter() - t0
 
             t0 = last_saved = time.perf_counter()
@@ -243,7 +260,8 @@ class GroupRunner:
                 cols = slice(first_col, first_col + segments)
                 t_chunk = time.perf_counter()
                 for i in range(self.n_slices):
-                    carry[i], m = compiled[segments](carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data)
+                    carry[i], m = compiled[segments](carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data,
+                                                     *split_arg(i))
                     lo, hi = i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs)
                     for k in metrics:
                         metrics[k][lo:hi, cols] = distributed.host(getattr(m, k))[: hi - lo]
@@ -287,6 +305,20 @@ class GroupRunner:
         size = self.slice_size
         return [_shard(jax.tree.map(lambda a: a[i * size:(i + 1) * size], tree), mesh) for i in range(self.n_slices)]
 
+    def _test(self, test_eval, params, bn, x, y):
+        """Test loss and accuracy per seed; with resampled splits each seed on its own split's test
+        examples (one call per split, not a per-seed copy of the test set)."""
+        if self.splits == 1:
+            return test_eval(params, bn, jnp.asarray(x, self.dtype), jnp.asarray(y))
+        loss, acc = np.full((self.seeds,), np.nan), np.full((self.seeds,), np.nan)
+        for k in range(self.splits):
+            rows = np.flatnonzero(self.split_of_seed == k)
+            if rows.size:
+                pick = lambda a: a[rows]
+                loss[rows], acc[rows] = map(np.asarray, test_eval(jax.tree.map(pick, params), jax.tree.map(pick, bn),
+                                                                  jnp.asarray(x[k], self.dtype), jnp.asarray(y[k])))
+        return loss, acc
+
     def _finish(self, carry, metrics, keys, data) -> dict[str, np.ndarray]:
         prog = self.program
         carry = self._host(carry)
@@ -303,7 +335,7 @@ class GroupRunner:
             if name in tested:
                 # The one use of the test split for this arm; the sealed split counts and refuses a second.
                 loss, acc = self.dataset.test.evaluate(
-                    lambda x, y: test_eval(params, bn, jnp.asarray(x, self.dtype), jnp.asarray(y)), label=name)
+                    lambda x, y: self._test(test_eval, params, bn, x, y), label=name)
             else:
                 loss = acc = np.full((self.seeds,), np.nan)
             out[f"{name}/test_loss"] = np.asarray(loss)

@@ -68,7 +68,12 @@ def _data_line(full, meta) -> str:
     and [0, 1] pixels where they were not standardized."""
     name, read = full.data.name, meta.get("dataset") or full.data.name
     out = f"`{name}`" + (f" (read: `{read}`)" if read != name else "")
-    return out + (", pixels in [0, 1]" if full.data.normalize == "unit" and name != "gaussian" else "")
+    out += ", pixels in [0, 1]" if full.data.normalize == "unit" and name != "gaussian" else ""
+    k = full.data.get("split_seeds", 1)  # a workdir from before resampling has no such key
+    if k > 1:
+        out += (f", {k} resampled splits (seed s on the split of split_seed + s mod {k}: every interval over "
+                "seeds includes the split's variation, and pairing by seed keeps one split per pair)")
+    return out
 
 
 def _figure_lines(figures) -> list[str]:

@@ -34,11 +34,16 @@ class Study(Protocol):
     own duration only (arms with ``train.dtype="float64"`` get it too).
     ``TRAINS``: True if ``compute`` trains arms through ``ctx.train`` (the default compute does),
     so every arm's program is checked against the data before anything is written.
+    ``SPLITS``: True if the study reads data only through ``ctx.train`` without hooks (the default
+    compute does), so ``data.split_seeds`` may give each seed its own resampled split; a study that
+    reads ``ctx.dataset`` or passes start/finish/probe hooks leaves it False and is refused more
+    than one split.
     """
 
     PARAMS: dict
     X64: bool
     TRAINS: bool
+    SPLITS: bool
 
     def get_config(self) -> Any:
         """The study's default config (an ``ml_collections.ConfigDict``)."""
@@ -70,6 +75,7 @@ class Loaded:
     PARAMS: dict
     X64: bool
     TRAINS: bool
+    SPLITS: bool
     get_config: Callable
     compute: Callable
     claims: Callable
@@ -110,6 +116,7 @@ def load(ref: str) -> Loaded:
         raise ValueError(f"study {ref!r}: PARAMS is {type(params).__name__}; accepted: a dict")
     return Loaded(ref=ref, PARAMS=params, X64=bool(own("X64") or False),
                   TRAINS=bool(own("TRAINS")) if own("TRAINS") is not None else own("compute") is None,
+                  SPLITS=bool(own("SPLITS")) if own("SPLITS") is not None else own("compute") is None,
                   get_config=own("get_config") or _sibling_config(obj, ref),
                   compute=own("compute") or defaults.compute,
                   claims=own("claims") or (lambda full, results: []),

@@ -142,14 +142,21 @@ class Program:
             q = jnp.full((len(UNIT_QUANTILES),), jnp.nan, logits.dtype)
         return losses.get(self.loss)(logits, y), acc, q
 
-    def epoch(self, carry: Carry, hyper: Hyper, key: jax.Array, epoch, train_x, train_y, val_x, val_y):
-        """One chunk: a reshuffled pass over the training set, evaluated ``evals_per_epoch`` times."""
-        order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), epoch), train_x.shape[0])
+    def epoch(self, carry: Carry, hyper: Hyper, key: jax.Array, epoch, train_x, train_y, val_x, val_y, split=None):
+        """One chunk: a reshuffled pass over the training set, evaluated ``evals_per_epoch`` times.
+        ``split``: with the data's splits stacked on a leading axis (``Dataset.splits`` > 1), the one
+        this run trains and validates on; only its minibatch rows are gathered, never a copy of it."""
+        n_train = train_x.shape[0] if split is None else train_x.shape[1]
+        order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), epoch), n_train)
         n_segments = self.segments or self.evals_per_epoch  # a last, partial epoch runs fewer
         batches = order[: n_segments * self.steps_per_eval * self.batch_size].reshape(
             n_segments, self.steps_per_eval, self.batch_size)
+        if split is not None:
+            val_x, val_y = val_x[split], val_y[split]
 
         def one_step(c, idx):
+            if split is not None:
+                return self.step(c, hyper, train_x[split, idx], train_y[split, idx])
             return self.step(c, hyper, train_x[idx], train_y[idx])
 
         def segment(c, idx):

@@ -21,6 +21,7 @@ from research.studies.batchnorm.config import MARGINS
 
 PARAMS = {"margins": margins_param(MARGINS), **tuning.PARAMS}  # margins and the grid: set in config.py
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+SPLITS = True  # data is read only through ctx.train: data.split_seeds may resample the split per seed
 
 
 def compute(ctx) -> dict:

@@ -28,6 +28,7 @@ from research.studies.init_study.figures import figures  # noqa: F401  (the Stud
 
 PARAMS = {"margins": margins_param(MARGINS), **tuning.PARAMS}  # margins and the rate grids: set in config.py
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+SPLITS = True  # data is read only through ctx.train: data.split_seeds may resample the split per seed
 SCALED = ("lecun_normal", "xavier_normal", "he_normal")
 
 

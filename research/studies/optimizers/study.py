@@ -18,6 +18,7 @@ from research.studies.optimizers.config import MARGINS
 PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
 
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+SPLITS = True  # data is read only through ctx.train: data.split_seeds may resample the split per seed
 
 
 def compute(ctx) -> dict:
