@@ -10,6 +10,11 @@ One process, three measurements, ratios between them:
   the report and its figures. Its dense work is ``6 * P * B`` FLOP per seed-step (P weight entries,
   B the batch; forward 2PB, backward 4PB), the count the issue used (92,160 seed-steps, 13.4 TFLOP);
   validation passes and everything else are overhead on top of it;
+* ``shapes``: the dense products of one training step alone, at the study's layer shapes, batch and
+  runner group size (forward ``x W`` per layer, ``a^T delta`` per layer, ``delta W^T`` for every layer
+  but the first), over the runner's groups of runs in one compiled scan: what the matrix shapes
+  themselves allow on this machine, so the gap between it and the engine's chunks is the rest
+  (activations, loss, optimizer, divergence freeze, gathers, evaluation), not the shapes;
 * ``torch-seq``: the user's alternative, PyTorch the usual way on the same workload: the same net
   (784-390-156-62-25-10), sigmoid and ReLU, the same MNIST split and batch, momentum SGD (torch's
   ``v = a v + g; p -= lr v`` is the engine's rule with v scaled by lr), a validation pass at the
@@ -80,6 +85,53 @@ def engine_row(config) -> dict:
             "flop": seed_steps * dense_flop_per_step(sizes, arm.train.batch_size)}
 
 
+def shapes_row(config, steps: int = 62, reps: int = 3) -> dict:
+    """GFLOP/s of the dense products of ``steps`` training steps per run at the study's shapes, batch
+    and group size, every run of one arm group once (see the module docstring)."""
+    import jax.numpy as jnp
+
+    from research.engine import experiment, train as train_lib
+
+    full = experiment.resolve(config)
+    arm = next(iter(full.arms.values()))
+    prog = train_lib.program(arm, 4000, full.input_dim, full.num_classes)
+    # the runner's slice: runs_per_call runs of one group of arms, in cache-sized groups
+    runs = min(arm.train.runs_per_call, full.seeds * len(full.arms))
+    group = train_lib.cache_group(prog, runs) or runs
+    sizes, batch = prog.spec.sizes, prog.batch_size
+    ws = [jnp.full((runs, a, b), 0.01, jnp.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    xs = jax.random.normal(jax.random.key(0), (steps, batch, sizes[0]), jnp.float32)
+
+    def one_group(i, total):
+        w = [jax.lax.dynamic_slice_in_dim(a, i * group, group) for a in ws]
+
+        def step(acc, x):
+            acts = [jnp.broadcast_to(x, (group, *x.shape))]
+            for wl in w:
+                acts.append(jnp.einsum("gbi,gio->gbo", acts[-1], wl))
+            delta = acts[-1]
+            for layer in range(len(w) - 1, -1, -1):
+                acc = acc + jnp.einsum("gbi,gbo->gio", acts[layer], delta).sum()
+                if layer:
+                    delta = jnp.einsum("gbo,gio->gbi", delta, w[layer])
+            return acc, None
+
+        return total + jax.lax.scan(step, 0.0, xs)[0]
+
+    fn = jax.jit(lambda: jax.lax.fori_loop(0, runs // group, one_group, 0.0)).lower().compile()
+    fn().block_until_ready()
+    best = min(_timed(fn) for _ in range(reps))
+    weights = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    flop = runs * steps * 2 * batch * (2 * sum(weights) + sum(weights[1:]))
+    return {"gflops": flop / best / 1e9, "group": group, "runs": runs, "steps": steps}
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn().block_until_ready()
+    return time.perf_counter() - t0
+
+
 def torch_row(torch, config, runs_per_activation: int) -> dict:
     """Sequential PyTorch training of the study's workload; seed-steps/s over the runs timed."""
     from research.engine import data as data_lib, experiment, train as train_lib
@@ -136,6 +188,7 @@ def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None
     reps = 3 if quick else 5
     peak = gemm_peak(2048, reps)
     eng = engine_row(config)
+    shp = shapes_row(config)
     try:
         import torch
 
@@ -148,7 +201,9 @@ def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None
     ideal = eng["flop"] / (peak * 1e9)
     chunks = eng["phases_s"].get("chunks", float("nan"))
     rate = eng["seed_steps"] / eng["wall_s"]
-    out = {"gemm_gflops": peak, "engine": eng, "torch_seq": tor, "ideal_s": ideal,
+    out = {"gemm_gflops": peak, "engine": eng, "shapes": shp, "torch_seq": tor, "ideal_s": ideal,
+           "shapes_vs_ceiling": shp["gflops"] / peak,
+           "chunks_vs_shapes": eng["flop"] / (shp["gflops"] * 1e9) / chunks,
            "engine_vs_ceiling": ideal / eng["wall_s"], "chunks_vs_ceiling": ideal / chunks,
            "engine_rate": rate, "engine_vs_torch_seq": rate / tor["rate"] if tor else None,
            "quick": quick, "device": jax.default_backend(), "jax": jax.__version__,
@@ -157,10 +212,13 @@ def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None
           f"{'-'.join(map(str, eng['sizes']))} at batch {eng['batch']}, {eng['flop'] / 1e12:.2f} TFLOP dense, "
           f"{len(eng['devices'])} device(s)")
     print(f"  gemm ceiling       {peak:8.1f} GFLOP/s  -> the dense work alone would take {ideal:6.1f} s")
+    print(f"  dense products at the study's shapes alone {shp['gflops']:8.1f} GFLOP/s (groups of {shp['group']}): "
+          f"{out['shapes_vs_ceiling']:6.1%} of the ceiling")
     print(f"  engine end to end  {eng['wall_s']:8.1f} s         {rate:8.0f} seed-steps/s  "
           f"{out['engine_vs_ceiling']:6.1%} of the ceiling")
     print("    phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in eng["phases_s"].items())
-          + f"; chunks alone {out['chunks_vs_ceiling']:.1%} of the ceiling")
+          + f"; chunks alone {out['chunks_vs_ceiling']:.1%} of the ceiling, "
+          f"{out['chunks_vs_shapes']:.1%} of the shapes' own rate")
     if tor:
         print(f"  torch-seq          {eng['seed_steps'] / tor['rate']:8.1f} s (extrapolated from {tor['seed_steps']:,} "
               f"seed-steps) {tor['rate']:8.0f} seed-steps/s, {tor['threads']} threads")
