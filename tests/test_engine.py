@@ -352,3 +352,28 @@ def test_bad_config_is_one_line_exit_2_nothing_written(tmp_path, overrides, need
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr, out.stderr
     assert not workdir.exists()
+
+
+def test_arms_that_start_alike_are_drawn_once_and_equal(monkeypatch):
+    """A tuning grid's arms (same net, init scheme and scale; other rates) share one draw of their
+    fresh runs: Program.init is traced once for them, and their carries are equal; an arm with
+    another init scheme or scale is drawn on its own."""
+    c = tiny_config()
+    c.arms = {"a": {"train": {"lr": 0.01}}, "b": {"train": {"lr": 0.1}},
+              "c": {"train": {"lr": 0.1, "init_scale": 0.5}}, "d": {"model": {"weight_init": "lecun_normal"}}}
+    full = runner.experiment_lib.resolve(c)
+    ds = data.load(full.data)
+    (gid, names), = runner.groups_of(full)
+    g = runner.GroupRunner(gid, names, full, ds, "unused")
+    traced = []
+    real = train.Program.init
+    monkeypatch.setattr(train.Program, "init", lambda self, *a: (traced.append(1), real(self, *a))[1])
+    keys = runner.run_keys(full.seed, full.seeds)
+    carry, hyper, _ = g._initial(keys, None)
+    assert len(traced) == 3
+    rows = {n: slice(i * full.seeds, (i + 1) * full.seeds) for i, n in enumerate(names)}
+    w = lambda n: np.asarray(carry.params[0]["w"][rows[n]])
+    assert np.array_equal(w("a"), w("b"))
+    np.testing.assert_array_equal(w("c"), w("a") * np.float32(0.5))
+    assert not np.allclose(w("d"), w("a"))
+    np.testing.assert_array_equal(np.asarray(hyper.lr), np.repeat([0.01, 0.1, 0.1, c.train.lr], full.seeds).astype(np.float32))
