@@ -46,7 +46,7 @@ from research.engine.datafiles import (PIXELS, IDX_NAMES, DataError, _find, fash
 
 __all__ = ["DataError", "Dataset", "SealedSplit", "Split", "fashion_mnist_dir", "gaussian", "load", "load_idx_dir",
            "load_mnist5k", "make_splits", "make_splits_with_test", "read_digits_csv", "read_idx", "source",
-           "split", "split_of_seeds", "stack", "train_size"]
+           "Pixels", "split", "split_of_seeds", "train_size"]
 
 NAMES = ("mnist5k", "fashion_mnist", "mnist_idx", "fashion_mnist_or_mnist5k", "gaussian")
 NORMALIZATIONS = ("standardize", "unit")
@@ -148,24 +148,48 @@ def _assemble(name, train, val, test, num_classes, dtype, limit_train, normalize
     the train mean and std."""
     if _count(f"{name}: limit_train", limit_train, 0):
         train = (train[0][:limit_train], train[1][:limit_train])
-    if _normalization(normalize) == "unit":  # the table holds p / 255 rounded once, to dtype
-        unit = (np.arange(256) / 255.0).astype(dtype).__getitem__
-        return Dataset(name, Split(unit(train[0]), train[1]), Split(unit(val[0]), val[1]),
-                       SealedSplit(unit(test[0]), test[1]), num_classes, 0.0, 1.0)
-    pixels = train[0].ravel()  # exact moments in integers; uint8 pixels then index a 256-entry table
-    n, s1, s2 = pixels.size, int(pixels.sum(dtype=np.int64)), int(np.einsum("i,i->", pixels, pixels, dtype=np.int64))
-    mean, std = s1 / (255.0 * n), float(np.sqrt((n * s2 - s1 * s1) / (n * n * 255.0**2)))
-    if std == 0.0:
-        raise DataError(f"{name}: the training pixels are constant; expected varying pixels to standardize")
-    norm = ((np.arange(256) / 255.0 - mean) / std).astype(dtype).__getitem__
+    table, mean, std = _table(name, train[0], dtype, normalize)
+    norm = table.__getitem__
     return Dataset(name, Split(norm(train[0]), train[1]), Split(norm(val[0]), val[1]),
                    SealedSplit(norm(test[0]), test[1]), num_classes, mean, std)
 
 
+def _table(name, train_pixels, dtype, normalize) -> tuple[np.ndarray, float, float]:
+    """The 256-entry table from a uint8 pixel to an input (uint8 pixels index it), and the mean and
+    std it standardizes with: computed on the training pixels only, exactly, in integers."""
+    if _normalization(normalize) == "unit":  # the table holds p / 255 rounded once, to dtype
+        return (np.arange(256) / 255.0).astype(dtype), 0.0, 1.0
+    pixels = train_pixels.ravel()
+    n, s1, s2 = pixels.size, int(pixels.sum(dtype=np.int64)), int(np.einsum("i,i->", pixels, pixels, dtype=np.int64))
+    mean, std = s1 / (255.0 * n), float(np.sqrt((n * s2 - s1 * s1) / (n * n * 255.0**2)))
+    if std == 0.0:
+        raise DataError(f"{name}: the training pixels are constant; expected varying pixels to standardize")
+    return ((np.arange(256) / 255.0 - mean) / std).astype(dtype), mean, std
+
+
+def _order(key, n: int, cuts) -> list[np.ndarray]:
+    """The indices 0..n-1 in the order of ``key``'s permutation, cut into consecutive parts at ``cuts``."""
+    return np.split(np.asarray(jax.random.permutation(key, n)), cuts)
+
+
 def _permuted(key, images, labels, cuts) -> list[tuple[np.ndarray, np.ndarray]]:
     """The examples in the order of ``key``'s permutation, cut into consecutive parts at ``cuts``."""
-    order = np.asarray(jax.random.permutation(key, len(labels)))
-    return [(images[part], labels[part]) for part in np.split(order, cuts)]
+    return [(images[part], labels[part]) for part in _order(key, len(labels), cuts)]
+
+
+def _sizes(name: str, n: int, n_val, n_test=None) -> tuple[int, int]:
+    """``n_val`` and ``n_test`` (None: an official test set, nothing carved) checked against ``n``
+    examples: at least one must be left to train on."""
+    n_val = _count(f"{name}: n_val", n_val, 0)
+    if n_test is None:
+        if n - n_val < 1:
+            raise DataError(f"{name}: n_val={n_val} leaves no training example of the {n}; expected n_val <= {n - 1}")
+        return n_val, 0
+    n_test = _count(f"{name}: n_test", n_test, 0)
+    if n - n_val - n_test < 1:
+        raise DataError(f"{name}: n_val={n_val} + n_test={n_test} leaves no training example "
+                        f"of the {n}; expected n_val + n_test <= {n - 1}")
+    return n_val, n_test
 
 
 def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_classes: int = NUM_CLASSES,
@@ -174,11 +198,7 @@ def make_splits(images, labels, key, n_val: int, n_test: int, name: str, num_cla
     are val, the rest train (of which the first ``limit_train`` are kept, 0 = all). ``normalize``:
     see the module docstring."""
     images, labels = _check_arrays(name, images, labels, num_classes)
-    n = len(labels)
-    n_val, n_test = _count(f"{name}: n_val", n_val, 0), _count(f"{name}: n_test", n_test, 0)
-    if n - n_val - n_test < 1:
-        raise DataError(f"{name}: n_val={n_val} + n_test={n_test} leaves no training example "
-                        f"of the {n}; expected n_val + n_test <= {n - 1}")
+    n_val, n_test = _sizes(name, len(labels), n_val, n_test)
     test, val, train = _permuted(key, images, labels, [n_test, n_test + n_val])
     return _assemble(name, train, val, test, num_classes, dtype, limit_train, normalize)
 
@@ -190,9 +210,7 @@ def make_splits_with_test(train_images, train_labels, test_images, test_labels, 
     (first ``n_val``), the official test set is sealed as is."""
     train_images, train_labels = _check_arrays(name, train_images, train_labels, num_classes)
     test_images, test_labels = _check_arrays(name, test_images, test_labels, num_classes)
-    n, n_val = len(train_labels), _count(f"{name}: n_val", n_val, 0)
-    if n - n_val < 1:
-        raise DataError(f"{name}: n_val={n_val} leaves no training example of the {n}; expected n_val <= {n - 1}")
+    n_val = _sizes(name, len(train_labels), n_val)[0]
     val, train = _permuted(key, train_images, train_labels, [n_val])
     return _assemble(name, train, val, (test_images, test_labels), num_classes, dtype, limit_train, normalize)
 
@@ -261,24 +279,52 @@ def source(cfg: Any) -> str:
     return "fashion_mnist"
 
 
-def stack(parts: list[Dataset]) -> Dataset:
-    """Datasets of equal shapes (splits of one source) as one whose arrays carry a leading split
-    axis, ``splits=len(parts)``; the test split stays sealed (its arrays stacked the same way)."""
-    first = parts[0]
-    shapes = {(p.train.x.shape, p.val.x.shape, p.test.n) for p in parts}
-    if len(shapes) != 1 or any(p.splits != 1 for p in parts):
-        raise DataError(f"{first.name}: splits of shapes {sorted(shapes)}; expected unstacked splits of one shape")
-    cat = lambda get: np.stack([get(p) for p in parts])
-    train = Split(cat(lambda p: p.train.x), cat(lambda p: p.train.y))
-    val = Split(cat(lambda p: p.val.x), cat(lambda p: p.val.y))
-    test = SealedSplit(cat(lambda p: p.test._x), cat(lambda p: p.test._y))
-    return Dataset(first.name, train, val, test, first.num_classes, tuple(p.mean for p in parts),
-                   tuple(p.std for p in parts), first.source, splits=len(parts))
+@dataclasses.dataclass(frozen=True, eq=False)
+class Pixels:
+    """The inputs of K resampled splits without K float copies: every image of the source once as
+    uint8 (``pool``, (N, d)), per split the pool rows of its part in order (``rows``, int32 (K, n))
+    and its normalization (``tables``, (K, 256)). Split ``k``'s inputs, ``self[k]``, are
+    ``tables[k][pool[rows[k]]]``: exactly the array the one-split dataset of that split holds."""
+
+    pool: np.ndarray
+    rows: np.ndarray
+    tables: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (*self.rows.shape, self.pool.shape[1])
+
+    @property
+    def dtype(self):
+        return self.tables.dtype
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        return self.tables[k][self.pool[self.rows[k]]]
+
+
+def _resampled(name, images, labels, keys, cut, dtype, limit_train, normalize, test=None) -> Dataset:
+    """K splits (one per key) of one source as :class:`Pixels` over one pool. ``cut(key)`` gives a
+    split's (test rows, val rows, train rows) of ``images``; with ``test`` (an official test set) the
+    pool holds it after ``images`` and every split seals it whole."""
+    parts = [cut(k) for k in keys]
+    if _count(f"{name}: limit_train", limit_train, 0):
+        parts = [(te, va, tr[:limit_train]) for te, va, tr in parts]
+    if test is not None:
+        official = len(images) + np.arange(len(test[1]))
+        parts = [(official, va, tr) for _, va, tr in parts]
+        images, labels = np.concatenate([images, test[0]]), np.concatenate([labels, test[1]])
+    made = [_table(name, images[tr], dtype, normalize) for _, _, tr in parts]
+    tables = np.stack([t for t, _, _ in made])
+    rows = [np.stack([p[i] for p in parts]).astype(np.int32) for i in range(3)]
+    pix = lambda r: Split(Pixels(images, r, tables), labels[r])
+    te, va, tr = (pix(r) for r in rows)
+    return Dataset(name, tr, va, SealedSplit(te.x, te.y), NUM_CLASSES, tuple(m for _, m, _ in made),
+                   tuple(s for _, _, s in made), splits=len(parts))
 
 
 def split(ds: Dataset, k: int) -> Dataset:
-    """Split ``k`` of a stacked dataset, unstacked, its test split sealed afresh (``ds`` itself
-    when it has no split axis and ``k`` is 0)."""
+    """Split ``k`` of a resampled dataset as a one-split dataset, its test split sealed afresh
+    (``ds`` itself when it has one split and ``k`` is 0)."""
     if ds.splits == 1 and k == 0:
         return ds
     if not 0 <= k < ds.splits:
@@ -300,10 +346,12 @@ def load(cfg: Any) -> Dataset:
     checked before anything is read.
 
     ``split_seeds`` K > 1 resamples the split: split ``k`` is what ``split_seed + k`` alone would give
-    (its own permutation, its own train mean and std), and the K splits are stacked on a leading
-    axis of every array (:func:`stack`; ``Dataset.splits`` is K). The files are read once. A source
-    with an official test set (Fashion-MNIST, IDX) keeps that test set in every split and resamples
-    which of its training examples are held out for validation."""
+    (its own permutation, its own train mean and std), every array with a leading split axis
+    (``Dataset.splits`` is K): labels (K, n), inputs as :class:`Pixels` (the images once, as uint8,
+    plus per split its rows and its normalization table, so K splits cost K x n row indices, not
+    K float copies). The files are read once. A source with an official test set (Fashion-MNIST,
+    IDX) keeps that test set in every split and resamples which of its training examples are held
+    out for validation."""
     name = _get(cfg, "name")
     if name not in NAMES:
         raise DataError(f"unknown dataset {name!r}; accepted: {', '.join(NAMES)}")
@@ -322,15 +370,28 @@ def load(cfg: Any) -> Dataset:
         return Dataset(name, Split(np.asarray(gaussian(key, n, dim)), np.zeros((n,), np.int32)),
                        Split(*empty), SealedSplit(*empty), NUM_CLASSES, 0.0, 1.0)
     read = source(cfg)
+    keys = [jax.random.key(seed + k) for k in range(n_splits)]
     if read == "mnist5k":
         images, labels = load_mnist5k()
         n_test = _get(cfg, "n_test", 1000)
-        make = lambda k: make_splits(images, labels, k, n_val, n_test, read, limit_train=limit, normalize=normalize)
+        if n_splits == 1:
+            ds = make_splits(images, labels, key, n_val, n_test, read, limit_train=limit, normalize=normalize)
+        else:
+            images, labels = _check_arrays(read, images, labels, NUM_CLASSES)
+            n_val, n_test = _sizes(read, len(labels), n_val, n_test)
+            ds = _resampled(read, images, labels, keys, lambda k: _order(k, len(labels), [n_test, n_test + n_val]),
+                            np.float32, limit, normalize)
     else:
         if name == "mnist_idx" and not path:
             raise DataError("mnist_idx needs cfg.path; expected a directory holding the four MNIST IDX files")
         parts = load_idx_dir((path if name != FALLBACK else "") or fashion_mnist_dir())
-        make = lambda k: make_splits_with_test(*parts["train"], *parts["test"], k, n_val, read, limit_train=limit,
-                                               normalize=normalize)
-    ds = make(key) if n_splits == 1 else stack([make(jax.random.key(seed + k)) for k in range(n_splits)])
+        if n_splits == 1:
+            ds = make_splits_with_test(*parts["train"], *parts["test"], key, n_val, read, limit_train=limit,
+                                       normalize=normalize)
+        else:
+            (images, labels), test = (_check_arrays(read, *parts[p], NUM_CLASSES) for p in ("train", "test"))
+            n = len(labels)
+            n_val = _sizes(read, n, n_val)[0]
+            ds = _resampled(read, images, labels, keys, lambda k: (None, *_order(k, n, [n_val])), np.float32, limit,
+                            normalize, test=test)
     return dataclasses.replace(ds, name=name, source=read)

@@ -185,7 +185,8 @@ class GroupRunner:
             args = ()
         else:  # each seed on its own split's validation inputs
             fn = jax.vmap(lambda p, b, k, xs: probes.layer_stats(self.program.spec, p, b, xs, keys_lib.stream(k, "probe")))
-            args = (jnp.asarray(x)[jnp.asarray(np.concatenate([self.split_of_seed[:hs]] * len(self.arm_names)))],)
+            split_rows = np.concatenate([self.split_of_seed[:hs]] * len(self.arm_names))
+            args = (jnp.asarray(np.stack([self.dataset.val.x[int(k)] for k in split_rows]), self.dtype),)
         stats_ = train_lib.one_shot(fn, jax.tree.map(pick, carry.params), jax.tree.map(pick, carry.bn_state), hkeys,
                                     *args)
         means, stds, samples = stats_["act_mean"], stats_["act_std"], stats_["act_samples"]
@@ -208,8 +209,7 @@ class GroupRunner:
         self.phase_seconds = {"setup": 0.0, "compile": 0.0, "chunks": 0.0, "checkpoints": 0.0, "finish": 0.0}
         prog, ds = self.program, self.dataset
         keys = run_keys(self.full.seed, self.seeds)
-        data = (jnp.asarray(ds.train.x, self.dtype), jnp.asarray(ds.train.y),
-                jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
+        data = self._device_data()
         carry, hyper, rkeys = self._initial(keys, data)
         self.init_hist = self._init_histograms(carry, keys, data[2])
         # per run, the split it trains on (an argument of the chunk only when there are several)
@@ -219,7 +219,8 @@ class GroupRunner:
         trailing = dict(train_lib.METRIC_TRAILING)
         if prog.probe is not None:
             one = jax.tree.map(lambda a: a[0], (carry.params, carry.bn_state))
-            trailing["probe"] = jax.eval_shape(prog.probe, *one, data[2] if self.splits == 1 else data[2][0]).shape
+            val_x = jax.ShapeDtypeStruct(ds.val.x.shape[-2:], self.dtype)  # one run's, whatever the splits
+            trailing["probe"] = jax.eval_shape(prog.probe, *one, val_x).shape
         # Checkpoints hold host arrays of the group's n_runs rows (no padding, no sharding), so a
         # run resumes on any device count.
         state = {"carry": jax.tree.map(np.asarray, carry), "epoch": np.zeros((), np.int64),
@@ -299,6 +300,18 @@ class GroupRunner:
         faults.point("group")
         self._drop_checkpoints()
         return results
+
+    def _device_data(self) -> tuple:
+        """(train x, train y, val x, val y) as the chunk program takes them: arrays, or with resampled
+        splits each input as (pool, rows, tables) of :class:`research.engine.data.Pixels`, the pool on
+        the device once."""
+        ds = self.dataset
+        if self.splits == 1:
+            return (jnp.asarray(ds.train.x, self.dtype), jnp.asarray(ds.train.y),
+                    jnp.asarray(ds.val.x, self.dtype), jnp.asarray(ds.val.y))
+        pool = jnp.asarray(ds.train.x.pool)
+        inputs = lambda px: (pool, jnp.asarray(px.rows), jnp.asarray(px.tables, self.dtype))
+        return inputs(ds.train.x), jnp.asarray(ds.train.y), inputs(ds.val.x), jnp.asarray(ds.val.y)
 
     def _drop_checkpoints(self) -> None:
         if distributed.is_main():

@@ -144,19 +144,23 @@ class Program:
 
     def epoch(self, carry: Carry, hyper: Hyper, key: jax.Array, epoch, train_x, train_y, val_x, val_y, split=None):
         """One chunk: a reshuffled pass over the training set, evaluated ``evals_per_epoch`` times.
-        ``split``: with the data's splits stacked on a leading axis (``Dataset.splits`` > 1), the one
-        this run trains and validates on; only its minibatch rows are gathered, never a copy of it."""
-        n_train = train_x.shape[0] if split is None else train_x.shape[1]
+        ``split``: with resampled splits (``Dataset.splits`` > 1), the one this run trains and
+        validates on; its inputs then come as ``(pool, rows, tables)`` (:class:`data.Pixels`) and its
+        labels with a leading split axis, and a minibatch is ``tables[split][pool[rows[split, idx]]]``:
+        only its own rows are gathered, the very values the one-split arrays hold."""
+        n_train = train_x.shape[0] if split is None else train_x[1].shape[1]
         order = jax.random.permutation(jax.random.fold_in(keys_lib.stream(key, "shuffle"), epoch), n_train)
         n_segments = self.segments or self.evals_per_epoch  # a last, partial epoch runs fewer
         batches = order[: n_segments * self.steps_per_eval * self.batch_size].reshape(
             n_segments, self.steps_per_eval, self.batch_size)
         if split is not None:
-            val_x, val_y = val_x[split], val_y[split]
+            pool, rows, tables = val_x
+            val_x, val_y = tables[split][pool[rows[split]]], val_y[split]
 
         def one_step(c, idx):
             if split is not None:
-                return self.step(c, hyper, train_x[split, idx], train_y[split, idx])
+                pool, rows, tables = train_x
+                return self.step(c, hyper, tables[split][pool[rows[split, idx]]], train_y[split, idx])
             return self.step(c, hyper, train_x[idx], train_y[idx])
 
         def segment(c, idx):
