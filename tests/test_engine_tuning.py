@@ -84,3 +84,35 @@ def test_tuning_on_the_scored_seed_is_refused_in_one_line_only_when_something_is
         tuning.check_seed(full, {"a": (0.1,)}, runs="claim")
     tuning.check_seed(full, {"a": (), "b": ()})  # nothing tuned: no tuning keys to collide
     tuning.check_seed(_full(), {"a": (0.1,)})     # tune_seed 1000, seed 0
+
+
+def test_tune_trains_every_tuning_arm_with_the_study_start_hook(monkeypatch):
+    """tune passes the study's start hook to the tuning runs (init_zoo's LSUV arm is tuned as it is
+    trained), never opens the test split, and stacks each arm's runs by rate."""
+    from research.engine import runner
+
+    full = _full()
+    calls = []
+
+    def fake_train(self, arms=None, start=None, finish=None, probe=None):
+        calls.append((sorted(self.full.arms) if arms is None else sorted(arms), start,
+                      self.study.arms_to_test(self.full, {})))
+        return {f"{n}/{k}": np.full((self.full.seeds, 2), i, float) if k == "val_acc" else np.full((self.full.seeds,), -1)
+                for i, n in enumerate(self.full.arms) for k in ("val_acc", "diverged_at")}
+
+    monkeypatch.setattr(runner.Context, "train", fake_train)
+    ctx = runner.Context(full, study_lib.load("init_study"), "unused", progress=False, dataset=object())
+    hook = lambda *a: None
+    out = tuning.tune(ctx, {"a": (0.1, 1.0), "b": (0.3,)}, start=hook)
+    assert calls == [(["a@tune00", "a@tune01", "b@tune00"], hook, set())]
+    assert out["a/tune_val_acc"].shape == (4, 2, 2) and out["a/tune_val_acc"][0, :, 0].tolist() == [0, 1]
+    assert out["b/tune_diverged_at"].shape == (4, 1)
+
+
+def test_describe_says_how_the_rates_were_chosen():
+    full = _full()
+    assert tuning.describe(full, {}) == "rates from the config, no tuning"
+    assert tuning.describe(full, {}, "untouched") == "untouched"
+    assert tuning.describe(full, {"tune_lrs": np.asarray([0.1, 0.3])}) == (
+        "each tuned arm's rate the best mean final validation accuracy of {0.1, 0.3} on 4 tuning seeds "
+        "(seed 1000), not the claim's")

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from studyrun import run_and_check
 
+from research.engine import experiment, files, tuning
+from research.engine.config import ConfigError
 from research.lib import mlp
 from research.studies.deep_relu import study as R
 
@@ -17,8 +19,16 @@ IDS = {"deep_relu.variance_ratio_xavier", "deep_relu.variance_ratio_he", "deep_r
 def test_tiny_run_reports_its_claims(tmp_path):
     summary = run_and_check(tmp_path, "deep_relu", [
         "--config.seeds=2", "--config.data.limit_train=128", "--config.model.hidden=(8,8,8)",
-        "--config.train.epochs=1", "--config.params.n_examples=32"], IDS)
+        "--config.train.epochs=1", "--config.params.n_examples=32", "--config.params.tune_seeds=2",
+        "--config.params.tune_lrs={'xavier': (0.1, 0.3), 'he': (0.003, 0.01)}"], IDS)
     assert set(summary["arms"]) == {"xavier", "he"}
+    # each arm tuned at run time on its own grid, and trained at the rate chosen from its tuning runs
+    m = files.read_npz(str(tmp_path / "metrics.npz"))
+    for arm, grid in (("xavier", (0.1, 0.3)), ("he", (0.003, 0.01))):
+        assert m[f"{arm}/tune_val_acc"].shape[:2] == (2, 2) and m[f"{arm}/tune_diverged_at"].shape == (2, 2)
+        chosen = grid[tuning.choose(m[f"{arm}/tune_val_acc"], m[f"{arm}/tune_diverged_at"])]
+        np.testing.assert_array_equal(m[f"{arm}/lr"], [chosen, chosen])
+        assert summary["tuning"][arm]["chosen"] == chosen and summary["tuning"][arm]["lrs"] == list(grid)
     text = {c["id"]: c["claim"] for c in summary["claims"]}
     assert "He's -3" in text["deep_relu.variance_ratio_xavier"]  # 4 linear layers: 3 halvings
     assert "theory's +0" in text["deep_relu.variance_ratio_he"]
@@ -61,3 +71,26 @@ def test_theory_halves_per_layer_for_one_over_n_and_holds_level_for_two_over_n()
     np.testing.assert_array_equal(R.theory_log2_ratio(30, 1.0), -np.arange(30.0))
     np.testing.assert_array_equal(R.theory_log2_ratio(30, 2.0), np.zeros(30))
     assert R.theory_log2_ratio(30, 1.0)[-1] == -29
+
+
+def test_default_config_tunes_each_arm_at_run_time_on_full_size_data_where_installed():
+    from research.studies.deep_relu import config as cfg
+
+    full = experiment.resolve(cfg.get_config())
+    assert full.data.name == "fashion_mnist_or_mnist5k"
+    assert full.train.max_steps == 1000 and full.train.epochs == 5
+    assert set(full.params.tune_lrs) == {"xavier", "he"} and full.params.tune_seed != full.seed
+    assert R._grids(full) == {n: tuple(cfg.TUNE_LRS[n]) for n in ("xavier", "he")}
+
+
+@pytest.mark.parametrize("params,match", [({"tune_lrs": {"nope": (0.1,)}}, "names 'nope', not an arm"),
+                                          ({"tune_seed": 0}, "tune_seed=0 is invalid")])
+def test_bad_tuning_settings_are_refused_before_anything_runs(params, match):
+    from types import SimpleNamespace
+    from research.studies.deep_relu import config as cfg
+
+    c = cfg.get_config()
+    c.params.update(params)
+    full = experiment.resolve(c)
+    with pytest.raises(ConfigError, match=match):
+        R.compute(SimpleNamespace(full=full))  # no dataset, keys or train: refused first

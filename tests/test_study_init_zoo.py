@@ -8,12 +8,12 @@ import ml_collections
 import numpy as np
 from studyrun import run_and_check
 
-from research.engine import experiment, files
+from research.engine import experiment, files, tuning
 from research.studies.init_zoo import study as iz
 
 TINY = ["--config.seeds=2", "--config.data.limit_train=256", "--config.train.epochs=1",
         "--config.model.hidden=(16,)", "--config.params.linear_depth=4", "--config.params.linear_width=8",
-        "--config.params.lsuv_batch=32"]
+        "--config.params.lsuv_batch=32", "--config.params.tune_seeds=2", "--config.params.tune_lrs=(0.01,0.1)"]
 
 
 @pytest.mark.slow  # the whole study through the CLI (10-25 s); .ci/run runs the slow marker too
@@ -28,6 +28,12 @@ def test_tiny_run_reports_its_claims(tmp_path):
     assert np.mean(np.abs(m["lsuv/var_after"] - 1)) < np.mean(np.abs(m["lsuv/var_before"] - 1))
     for arm in ("he_normal", "xavier_normal", "lsuv", "sparse15_std0p25", "sparse15_std0p5", "sparse15_std1"):
         assert m[f"{arm}/val_acc"].shape == (2, 2) and m[f"{arm}/diverged_at"].shape == (2,)
+        # tuned at run time: (tune seeds, rates, evaluations), and the arm trained at the rate chosen from them
+        assert m[f"{arm}/tune_val_acc"].shape == (2, 2, 2) and m[f"{arm}/tune_diverged_at"].shape == (2, 2)
+        chosen = (0.01, 0.1)[tuning.choose(m[f"{arm}/tune_val_acc"], m[f"{arm}/tune_diverged_at"])]
+        np.testing.assert_array_equal(m[f"{arm}/lr"], [chosen, chosen])
+    np.testing.assert_array_equal(m["tune_lrs"], [0.01, 0.1])
+    assert not any(k.startswith(("he_normal@", "lsuv@")) for k in m)  # tuning runs are not scored arms
 
 
 def test_orthogonal_product_is_an_isometry_in_float64_and_gaussian_spreads():
@@ -104,6 +110,20 @@ def test_default_config_claims_the_tanh_scale_against_xavier_and_sweeps_the_scal
     assert full.arms["sparse15_std0p25"].model.weight_init_kwargs["stddev"] == 0.25
     assert [iz._sparse_stddev(full, n) for n in iz._sparse_arms(full)] == [0.25, 0.5, 1.0]
     assert full.model.activation == "tanh"
+    # final accuracy on full-size data where installed; rates tuned at run time on seeds the claim never uses
+    assert full.data.name == "fashion_mnist_or_mnist5k"
+    assert full.train.max_steps == 2000 and full.train.epochs == 5
+    assert len(full.params.tune_lrs) >= 3 and full.params.tune_seed != full.seed
+
+
+def test_tuning_on_the_claim_seeds_is_refused_before_anything_runs():
+    from types import SimpleNamespace
+    from research.engine.config import ConfigError
+
+    full = _full({"tune_lrs": (0.01, 0.1), "tune_seed": 0})
+    assert full.seed == 0
+    with pytest.raises(ConfigError, match="tune_seed=0 is invalid"):
+        iz.compute(SimpleNamespace(full=full))  # no keys, data or train: refused first
 
 
 def test_sweep_rows_show_the_paired_difference_to_the_comparator():

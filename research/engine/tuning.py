@@ -79,6 +79,16 @@ def choose(val_acc: np.ndarray, diverged_at: np.ndarray) -> int:
     return int(select_by_validation({i: (val_acc[:, i], diverged_at[:, i]) for i in range(val_acc.shape[1])}))
 
 
+def describe(full, results, untuned: str = "rates from the config, no tuning") -> str:
+    """How the rates of a run were chosen, for a claim's text: the grid (saved as ``"tune_lrs"``),
+    the tuning seeds and the rule, or ``untuned`` when nothing was tuned."""
+    grid = results.get("tune_lrs", ())
+    if len(grid) == 0:
+        return untuned
+    return (f"each tuned arm's rate the best mean final validation accuracy of {{{', '.join(f'{x:g}' for x in grid)}}} "
+            f"on {int(full.params.tune_seeds)} tuning seeds (seed {int(full.params.tune_seed)}), not the claim's")
+
+
 def rate_arrays(full, rates: dict) -> dict[str, np.ndarray]:
     """``{"<arm>/lr": (seeds,)}``: the rate each arm trained at, saved with its results (seed axis
     first, like every per-arm array) so that claims and reports read it back with :func:`rate_of`."""
@@ -92,11 +102,13 @@ def rate_of(full, results, name) -> float:
     return float(results[key][0]) if key in results else float(full.arms[name].train.lr)
 
 
-def tune(ctx, grids: dict, schedules=None) -> dict[str, np.ndarray]:
+def tune(ctx, grids: dict, schedules=None, start=None) -> dict[str, np.ndarray]:
     """Train every arm x rate of ``grids`` on the tuning seeds; per arm with a non-empty grid
     ``"<arm>/tune_val_acc"`` (tune seeds, rates, evals) and ``"<arm>/tune_diverged_at"`` (tune seeds,
     rates); ``{}`` when nothing is tuned. ``schedules(full, names)``, if given, groups the tuning arms
-    (one ``ctx.train`` per group, e.g. by evaluation steps); otherwise one ``ctx.train`` trains them all."""
+    (one ``ctx.train`` per group, e.g. by evaluation steps); otherwise one ``ctx.train`` trains them all.
+    ``start``: the study's start hook (``ctx.train``'s), so an arm is tuned as it is trained (e.g.
+    LSUV applied to each tuning run's draw); it sees the tuning arm's name, ``"<arm>@tuneNN"``."""
     from research.engine import runner  # the engine's own training context, loaded when tuning starts
 
     grids = {n: tuple(g) for n, g in grids.items() if len(g)}
@@ -107,11 +119,11 @@ def tune(ctx, grids: dict, schedules=None) -> dict[str, np.ndarray]:
     tctx = runner.Context(tfull, sealed, ctx.workdir, log=ctx.log, progress=ctx.progress, dataset=ctx.dataset,
                           checkpoint_seconds=ctx.checkpoint_seconds)
     if schedules is None:
-        res = tctx.train()
+        res = tctx.train(start=start)
     else:
         res = {}
         for group in schedules(tfull, list(tfull.arms)):
-            res.update(tctx.train(group))
+            res.update(tctx.train(group, start=start))
     ctx.group_meta.update(tctx.group_meta)  # the tuning programs' compile times and rates, in meta.json
     ctx.rates.update(tctx.rates)
     out = {}

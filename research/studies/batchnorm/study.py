@@ -14,23 +14,45 @@ import os
 
 import numpy as np
 
-from research.engine import defaults, stats, tuning as engine_tuning
+from research.engine import config as config_lib, data as data_lib, defaults, stats, tuning as engine_tuning
 from research.engine.claims import CHANCE, CHECK, claim, diverged, first_reach, margins, margins_param
+from research.studies import sourced
 from research.studies.batchnorm import tuning
 from research.studies.batchnorm.config import MARGINS
 
-PARAMS = {"margins": margins_param(MARGINS), **tuning.PARAMS}  # margins and the grid: set in config.py
+PARAMS = {"margins": margins_param(MARGINS), **tuning.PARAMS,  # margins and the grid: set in config.py
+          # faster's accuracy target per data source (Dataset.source); set in config.py (TARGETS)
+          "targets": ({}, sourced.table_rule("faster's accuracy target")),
+          # the claim runs' evaluation interval in steps, the same on every data set (0: train.evals_per_epoch)
+          "eval_steps": (0, config_lib.integer(0))}
 TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
 SPLITS = True  # data is read only through ctx.train: data.split_seeds may resample the split per seed
 
 
 def compute(ctx) -> dict:
     tuning.check(ctx.full)
+    target = sourced.target_for(ctx)  # the table's entry for the data read: refused before training if missing
     out = tuning.tune(ctx)
     arm_rates = tuning.rates(ctx.full, out)
-    out.update(ctx.train(tuning.train_arms(ctx.full, arm_rates)))
+    arms = tuning.train_arms(ctx.full, arm_rates)
+    epe = evals_per_epoch(ctx.full)
+    if epe:
+        arms = {n: dict(ov, train=dict(ov["train"], evals_per_epoch=epe)) for n, ov in arms.items()}
+    out.update(ctx.train(arms))
     out.update(engine_tuning.rate_arrays(ctx.full, arm_rates))
+    out[sourced.TARGET] = target
     return out
+
+
+def evals_per_epoch(full) -> int:
+    """The claim runs' evaluations per epoch: one every ``params.eval_steps`` steps on the training split
+    the config reads (its size from the config, no data loaded), at least one; 0 (the config's own
+    ``train.evals_per_epoch``) when ``eval_steps`` is 0 or the size cannot be told."""
+    every = int(full.params.get("eval_steps", 0))
+    n = data_lib.train_size(full.data) if every else None
+    if not n:
+        return 0
+    return max(1, (n // int(full.train.batch_size)) // every)
 
 
 def tested(results, name, diverged_as: float = CHANCE):
@@ -38,14 +60,6 @@ def tested(results, name, diverged_as: float = CHANCE):
     ``diverged_as`` where the seed diverged; paired with another arm's like :func:`claims.final`."""
     alive = results[f"{name}/diverged_at"] < 0
     return np.where(alive, results[f"{name}/test_acc"], diverged_as)
-
-
-def _how_tuned(full, results) -> str:
-    grid = results.get("tune_lrs", ())
-    if len(grid) == 0:
-        return "rates from the config, no tuning"
-    return (f"each tuned arm's rate the best mean final validation accuracy of {{{', '.join(f'{x:g}' for x in grid)}}} "
-            f"on {int(full.params.tune_seeds)} tuning seeds (seed {int(full.params.tune_seed)}), not the claim's")
 
 
 def claims(full, results) -> list:
@@ -59,10 +73,10 @@ def claims(full, results) -> list:
     if plain is None or bn is None:
         return []
     lr = {n: engine_tuning.rate_of(full, results, n) for n in (plain, bn, plain_fast, bn_fast) if n is not None}
-    target = full.eval.target_accuracy
+    target = sourced.target(full, results)  # the config's table's entry for the data read
     m = margins(full, MARGINS)
     src = "notes 002-003; Ioffe & Szegedy 2015"
-    how = _how_tuned(full, results)
+    how = engine_tuning.describe(full, results)
     never = results["steps"][-1] * 2.0  # a seed that never reaches the target counts as twice the budget,
     # and so does one that diverged (divergence is failure, whatever its frozen curve reached)
 
@@ -120,7 +134,7 @@ def claims(full, results) -> list:
 def summary(full, results) -> dict:
     """The default per-arm summary, each arm's rate, and the tuning grid's outcome per tuned arm (mean
     final validation accuracy per rate, a diverged run at chance; diverged runs per rate)."""
-    out = defaults.summary(full, results)
+    out = defaults.summary(sourced.with_target(full, results), results)
     out["rates"] = {n: engine_tuning.rate_of(full, results, n) for n in full.arms}
     grid = [float(x) for x in results.get("tune_lrs", ())]
     out["tuning"] = {}
@@ -139,7 +153,7 @@ def _tune_finals(results, name):
 
 
 def figures(full, results, fig_dir, plt) -> list:
-    out = defaults.figures(full, results, fig_dir, plt)
+    out = defaults.figures(sourced.with_target(full, results), results, fig_dir, plt)
     steps = results["steps"]
     names = list(full.arms)
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False, sharey=True)

@@ -24,11 +24,13 @@ homogeneous, the two arms' per-seed log2 ratios differ by exactly L - 1: one mea
 finding is He's (``deep_relu.variance_ratio_he``, against the theory's 0) and "Xavier"'s is an
 implementation check (``deep_relu.variance_ratio_xavier``: the shift is L - 1 to round-off).
 
-In training. Both arms train on MNIST 5k through the engine (``ctx.train``: one compiled program
-for arms x seeds, paired by seed: same minibatch order; checkpointed and resumable), each at its
-own learning rate; He et al.'s Figure 3 has the
+In training. Both arms train (on the data the config names: Fashion-MNIST where installed, else
+the bundled MNIST 5k) through the engine, each at its own rate chosen on separate tuning seeds from
+``params.tune_lrs`` (research/engine/tuning.py) (``ctx.train``: one compiled program
+for arms x seeds, paired by seed: same minibatch order; checkpointed and resumable); He et al.'s
+Figure 3 has the
 "Xavier" 30-layer net stall while He's converges. (He et al. trained a 30-layer conv net on
-ImageNet; this is an MLP on 4,000 MNIST digits.)
+ImageNet; this is an MLP on 59,500 Fashion-MNIST images or 4,000 MNIST digits.)
 """
 
 from __future__ import annotations
@@ -37,14 +39,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import config as config_lib, defaults, keys as keys_lib, stats, train as train_lib
+from research.engine import config as config_lib, keys as keys_lib, stats, train as train_lib, tuning
 from research.lib import mlp
 from research.engine.claims import CHANCE, CHECK, claim, diverged, final, margins, margins_param
 from research.studies.deep_relu.config import MARGINS
 
+def _grids_rule():
+    ok = lambda v: isinstance(v, dict) and all(isinstance(k, str) and tuning.rates_ok(r) for k, r in v.items())
+    return ok, (f"a dict {{arm: {tuning.RATES}}} (an arm left out, or an empty list: it runs at its train.lr)")
+
+
 PARAMS = {
     "n_examples": (500, config_lib.integer(1)),  # training inputs for the variance measurement at init
     "margins": margins_param(MARGINS),           # verdict margins and tolerances, set in config.py
+    "tune_lrs": ({}, _grids_rule()),             # each arm's rate grid, tuned on separate seeds; set in config.py
+    **tuning.PARAMS,                             # tune_seeds, tune_seed
 }
 SOURCE = "He et al. 2015"
 XAVIER, HE = "xavier", "he"
@@ -89,17 +98,37 @@ TRAINS = True  # compute trains through ctx.train: every arm's program is checke
 def compute(ctx) -> dict[str, np.ndarray]:
     """The variance measurement at init, then every arm trained through the engine (arms of one
     static structure share one compiled program; resumable, checkpointed)."""
-    full, ds, keys = ctx.full, ctx.dataset, ctx.keys
+    full = ctx.full
+    grids = _grids(full)
+    tuning.check_seed(full, grids)
+    ds, keys = ctx.dataset, ctx.keys
     out = {}
     for name in full.arms:
         sq = _variances(full, full.arms[name], ds, keys)
         out[f"{name}/second_moment"] = sq
         out[f"{name}/log2_ratio"] = np.asarray(log2_ratio(sq))
-    trained = ctx.train()
+    tuned = tuning.tune(ctx, grids)  # each tuned arm at every rate of its grid, on the tuning seeds
+    arm_rates = {n: (grids[n][tuning.choose(tuned[f"{n}/tune_val_acc"], tuned[f"{n}/tune_diverged_at"])]
+                     if n in grids else float(full.arms[n].train.lr)) for n in full.arms}
+    out.update(tuned)
+    for n, g in grids.items():
+        out[f"{n}/tune_lrs"] = np.asarray(g, np.float64)
+    trained = ctx.train({n: tuning.with_lr(full, n, arm_rates[n]) for n in full.arms})
     out.update(trained)
     for name in full.arms:
         out[f"{name}/steps"] = trained["steps"]
+    out.update(tuning.rate_arrays(full, arm_rates))
     return out
+
+
+def _grids(full) -> dict[str, tuple[float, ...]]:
+    """``{arm: its grid}`` for every arm ``params.tune_lrs`` gives a non-empty grid."""
+    table = dict(full.params.get("tune_lrs", {}))
+    unknown = [n for n in table if n not in full.arms]
+    if unknown:
+        raise config_lib.ConfigError(f"config.params.tune_lrs names {unknown[0]!r}, not an arm; accepted: names "
+                                     f"among {', '.join(full.arms)}")
+    return {n: tuple(float(x) for x in table[n]) for n in full.arms if len(table.get(n, ()))}
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -143,11 +172,15 @@ def claims(full, results) -> list:
         he, xa = stats.mean_ci(final(results, HE)), stats.mean_ci(final(results, XAVIER))
         budget = int(results[f"{HE}/steps"][-1])
         lo, hi = m["he_learns_min"], m["xavier_chance_max"]
+        rates = (f"He at {tuning.rate_of(full, results, HE):g}, "
+                 f"\"Xavier\" at {tuning.rate_of(full, results, XAVIER):g}, "
+                 + (f"each the best of its grid on {int(full.params.tune_seeds)} tuning seeds"
+                    if f"{HE}/tune_val_acc" in results else "rates from the config"))
         out.append(claim("deep_relu.he_learns",
                          f"after the same budget ({budget} updates) the He-initialized net learns (final validation "
                          f"accuracy CI above {lo:g}) while the \"Xavier\" one stays near chance (CI below "
-                         f"{hi:g}); measured: He; \"Xavier\": {stats.fmt(xa)}"
-                         " (MLP on MNIST 5k; the paper: a conv net on ImageNet)",
+                         f"{hi:g}); measured: He; \"Xavier\": {stats.fmt(xa)}; {rates}"
+                         " (an MLP on the data the report's first line names; the paper: a conv net on ImageNet)",
                          f"{SOURCE}, Figure 3", he, he["ci_low"] > lo and xa["ci_high"] < hi,
                          diverged(results, HE, XAVIER)))
     return out
@@ -195,7 +228,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     for ax in axes:
         ax.legend(fontsize=8)
     depth = len(full.arms[names[0]].model.hidden) + 1
-    fig.suptitle(f"{depth}-layer ReLU MLP on MNIST 5k, 95% CI over seeds (He et al.'s Figure 3)")
+    fig.suptitle(f"{depth}-layer ReLU MLP, 95% CI over seeds (He et al.'s Figure 3)")
     fig.tight_layout()
     fig.savefig(f"{fig_dir}/training.png", dpi=100)
     plt.close(fig)
@@ -203,4 +236,15 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
             ("Training curves", "figures/training.png")]
 
 
-summary = defaults.summary_from(arm_summary)
+def summary(full, results) -> dict:
+    """The arm table, each arm's rate, and per tuned arm its grid's outcome on the tuning seeds (mean
+    final validation accuracy per rate, a diverged run at chance; diverged runs per rate)."""
+    out = {"arms": arm_summary(full, results), "rates": {n: tuning.rate_of(full, results, n) for n in full.arms},
+           "tuning": {}}
+    for n in full.arms:
+        if f"{n}/tune_val_acc" in results:
+            div = results[f"{n}/tune_diverged_at"]
+            acc = np.where(div < 0, results[f"{n}/tune_val_acc"][..., -1], CHANCE)
+            out["tuning"][n] = {"lrs": results[f"{n}/tune_lrs"].tolist(), "final_val_acc": acc.mean(axis=0).tolist(),
+                                "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": out["rates"][n]}
+    return out

@@ -12,9 +12,28 @@ import numpy as np
 
 from research.engine import defaults, stats
 from research.engine.claims import CHECK, arm_value, claim, diverged, margins, margins_param, select_by_validation
+from research.studies import sourced
 from research.studies.hparam_search.config import MARGINS
 
-PARAMS = {"margins": margins_param(MARGINS)}  # verdict margins, set in config.py
+PARAMS = {"margins": margins_param(MARGINS),  # verdict margins, set in config.py
+          # the arm table's accuracy target per data source (not a claim's); set in config.py
+          "targets": ({}, sourced.table_rule("the arm table's accuracy target"))}
+TRAINS = True  # compute trains through ctx.train: every arm's program is checked before anything is written
+SPLITS = True  # data is read only through ctx.train (and ctx.data_source, which loads nothing)
+
+
+def compute(ctx) -> dict:
+    """Every setting x seed through the engine (the default compute), and the accuracy target the
+    config's table gives for the data read (refused before training if the table has no entry)."""
+    target = sourced.target_for(ctx)
+    results = ctx.train()
+    results[sourced.TARGET] = target
+    return results
+
+
+def summary(full, results) -> dict:
+    """The default per-arm summary, steps to the target the run used (the config's table, per data source)."""
+    return defaults.summary(sourced.with_target(full, results), results)
 
 
 def arms_to_test(full, val: dict) -> set:
@@ -41,7 +60,8 @@ def claims(full, results) -> list:
 
 
 def figures(full, results, fig_dir, plt) -> list:
-    return defaults.figures(full, results, fig_dir, plt) + _hparam_figure(full, results, fig_dir, plt)
+    return defaults.figures(sourced.with_target(full, results), results, fig_dir, plt) + _hparam_figure(
+        full, results, fig_dir, plt)
 
 
 def _hparam_figure(full, results, fig_dir, plt) -> list[tuple[str, str]]:

@@ -11,10 +11,13 @@
     ``lsuv_batch`` training examples (the paper's one minibatch per iteration), tolerance
     ``lsuv_tol``, at most ``lsuv_max_iter`` rescales per layer. Measured on a *held-out* batch (the
     validation split): every layer's output variance before and after, and the iterations used.
-(c) Training on the bundled MNIST 5k through the engine (``ctx.train``: one compiled program shared
+(c) Training on the data the config names (Fashion-MNIST where installed, else the bundled MNIST 5k;
+    the report's first line says which) through the engine (``ctx.train``: one compiled program shared
     by all arms, which differ only in init and learning rate, a traced value; same init draw and
-    minibatch order per seed; checkpointed and resumable). Arms whose name starts with ``lsuv``
-    pass their weight_init's draw through LSUV (b) before training (the engine's start hook).
+    minibatch order per seed; checkpointed and resumable), each arm at its own rate chosen on
+    separate tuning seeds from ``params.tune_lrs`` (research/engine/tuning.py's seeds and choice,
+    run here with the start hook so LSUV is tuned as it is trained). Arms whose name starts with
+    ``lsuv`` pass their weight_init's draw through LSUV (b) before training (the engine's start hook).
     The sparse arms are a sweep of the sparse weights' stddev; ``init_zoo.sparse_trains`` is made on
     the one ``params.sparse_arm`` names, against the dense arm ``params.sparse_comparator`` names
     (both fixed in the config before the run, checked against the arms before anything trains); the
@@ -29,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from research.engine import config as config_lib, data as data_lib, defaults, keys as keys_lib, stats
+from research.engine import config as config_lib, data as data_lib, keys as keys_lib, stats, tuning
 from research.lib import lsuv as lsuv_lib, mlp, spectra
 from research.engine.claims import CHANCE, CHECK, claim, diverged, final, margins, margins_param
 from research.studies.init_zoo.config import MARGINS, SPARSE_ARM, SPARSE_COMPARATOR
@@ -50,6 +53,9 @@ PARAMS = {
     # number of standard errors of the two variance estimates involved (the accepted minibatch, the
     # held-out batch); orthogonal_isometry's round-off bound and Gaussian median bound
     "margins": margins_param(MARGINS),
+    # the rate grid every arm is tuned over on separate seeds (empty: no tuning, each arm at its train.lr)
+    "tune_lrs": ((), tuning.rates_rule("empty: no tuning, every arm at its train.lr")),
+    **tuning.PARAMS,                                   # tune_seeds, tune_seed
 }
 LSUV_PREFIX = "lsuv"
 
@@ -129,20 +135,32 @@ def compute(ctx) -> dict[str, np.ndarray]:
         raise config_lib.ConfigError(
             f"config.params.sparse_arm={p.sparse_arm!r}, sparse_comparator={p.sparse_comparator!r} are invalid; "
             "accepted: an arm with weight_init 'sparse' and one with a dense weight_init")
+    grids = _grids(full)
+    tuning.check_seed(full, grids)
     out = measure(full, ctx.keys, ctx.dataset)
 
     def start(name, carry, keys, data, prog):
-        if not name.startswith(LSUV_PREFIX):
+        if not name.startswith(LSUV_PREFIX):  # a tuning arm ("lsuv@tune00") starts with its arm's name too
             return carry, {}
         carry, iters, before, after, se = _lsuv_runs(prog, carry, keys, data, p)
         return carry, {"lsuv_iterations": iters, "var_before": np.asarray(before, np.float64),
                        "var_after": np.asarray(after, np.float64), "var_se": np.asarray(se, np.float64)}
 
-    out.update(ctx.train(start=start))
+    tuned = tuning.tune(ctx, grids, start=start)
+    arm_rates = {n: (grids[n][tuning.choose(tuned[f"{n}/tune_val_acc"], tuned[f"{n}/tune_diverged_at"])]
+                     if n in grids else float(full.arms[n].train.lr)) for n in full.arms}
+    out.update(tuned)
+    out["tune_lrs"] = np.asarray([float(x) for x in p.tune_lrs], np.float64)
+    out.update(ctx.train({n: tuning.with_lr(full, n, arm_rates[n]) for n in full.arms}, start=start))
+    out.update(tuning.rate_arrays(full, arm_rates))
     return out
 
 
-# ---- claims, summary, figures (from the saved arrays only) ------------------------------------
+def _grids(full) -> dict:
+    """``{arm: the grid}`` for every arm when ``params.tune_lrs`` is not empty, else ``{}``."""
+    grid = tuple(float(x) for x in full.params.tune_lrs)
+    return {n: grid for n in full.arms} if grid else {}
+
 
 def _max_dev(sv):  # per seed, at full depth
     return np.max(np.abs(sv[:, -1] - 1.0), axis=1)
@@ -224,8 +242,10 @@ def claims(full, results) -> list:
             f"sparse init ({_sparse_label(full, arm)}, tanh units: Sutskever et al. 2013's scale; Martens' N(0, 1) is "
             f"the logistic-unit form) trains as well as the dense {ref}, the comparator named in the config before "
             f"the run: measured {arm} - {ref}, final validation accuracy paired by seed, a diverged seed at chance "
-            f"({CHANCE:g}); holds if the interval's lower end is >= -{m['sparse_margin']:g}. The other sparse scales "
-            f"are a sweep in the arm table, not claimed", "Martens 2010; Sutskever et al. 2013",
+            f"({CHANCE:g}); holds if the interval's lower end is >= -{m['sparse_margin']:g}; rates {arm} "
+            f"{tuning.rate_of(full, results, arm):g}, {ref} {tuning.rate_of(full, results, ref):g} "
+            f"({tuning.describe(full, results, 'set in the config, not tuned')}). The other sparse scales are a sweep in the arm table, not claimed",
+            "Martens 2010; Sutskever et al. 2013",
             s, s["ci_low"] >= -m["sparse_margin"], diverged(results, arm, ref)))
     return out
 
@@ -332,7 +352,7 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
         stats.band(ax, steps, v, marker="o", ms=3, label=f"{name} ({int((~alive).sum())} diverged)")
     ax.axhline(CHANCE, color="grey", ls=":", lw=1)
     ax.set(xlabel="minibatch step", ylabel="validation accuracy",
-           title=f"MNIST 5k, {len(full.model.hidden)} hidden {full.model.activation} layers (95% CI, {full.seeds} seeds)")
+           title=f"{len(full.model.hidden)} hidden {full.model.activation} layers (95% CI, {full.seeds} seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(f"{fig_dir}/training.png", dpi=100)
@@ -367,4 +387,16 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
     return out
 
 
-summary = defaults.summary_from(arm_summary)
+def summary(full, results) -> dict:
+    """The arm table, each arm's rate, and per tuned arm the tuning grid's outcome (mean final validation
+    accuracy per rate over the tuning seeds, a diverged run at chance; diverged runs per rate)."""
+    out = {"arms": arm_summary(full, results), "rates": {n: tuning.rate_of(full, results, n) for n in full.arms}}
+    grid = [float(x) for x in results.get("tune_lrs", ())]
+    out["tuning"] = {}
+    for n in full.arms:
+        if f"{n}/tune_val_acc" in results:
+            div = results[f"{n}/tune_diverged_at"]
+            acc = np.where(div < 0, results[f"{n}/tune_val_acc"][..., -1], CHANCE)
+            out["tuning"][n] = {"lrs": grid, "final_val_acc": acc.mean(axis=0).tolist(),
+                                "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": out["rates"][n]}
+    return out
