@@ -237,6 +237,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="4 seeds instead of the study's 32; 1 torch run per activation")
     ap.add_argument("--torch-runs", type=int, default=0, help="torch-seq runs timed per activation (default 3)")
     args = ap.parse_args(argv)
+    from research.engine import distributed
+
+    distributed.use_cpu_devices()  # as experiments.run starts JAX: one host device per core unless set
     measure(args.quick, args.torch_runs)
     return 0
 

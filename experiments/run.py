@@ -54,6 +54,7 @@ def join(coordinator, num_processes, process_id) -> None:
     ValueError with one line if they describe none."""
     from research.engine import distributed  # jax only: the backend has not started yet
 
+    distributed.use_cpu_devices()
     distributed.initialize(distributed.settings(coordinator, num_processes, process_id))
 
 

@@ -304,8 +304,20 @@ sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 from test_engine import tiny_config
 from research.engine import runner
 print(len(jax.devices()))
-runner.run(tiny_config(), {workdir!r}, progress=False, log=lambda *_: None)
+c = tiny_config(runs_per_call=2)  # blocks of 2 runs: groups of 3 and 6 runs span 2 and 3 of the 4 devices
+full = runner.experiment_lib.resolve(c)
+print(" ".join(str(g.n_dev) for g in runner.Context(full, runner.config_lib.study_of(full), "unused").runners()))
+runner.run(c, {workdir!r}, progress=False, log=lambda *_: None)
 """
+
+
+def test_cpu_devices_are_one_per_core_unless_the_user_chose():
+    from research.engine import distributed
+
+    assert distributed.cpu_devices({}) == max(1, os.cpu_count() or 1)
+    assert distributed.cpu_devices({"XLA_FLAGS": "--xla_force_host_platform_device_count=3"}) is None
+    assert distributed.cpu_devices({"JAX_NUM_CPU_DEVICES": "4"}) is None
+    assert distributed.cpu_devices({"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=true"}) == max(1, os.cpu_count() or 1)
 
 
 def test_four_host_devices_give_the_one_device_numbers(tmp_path):
@@ -316,6 +328,8 @@ def test_four_host_devices_give_the_one_device_numbers(tmp_path):
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split()[0] == str(n)
+        # a group never spreads over more devices than it has blocks of runs (no device pads only)
+        assert sorted(map(int, out.stdout.split()[1:])) == ([1, 1] if n == 1 else [2, 3]), out.stdout
         results[n] = files.read_npz(str(tmp_path / str(n) / "metrics.npz"))
     # Bitwise: every device runs the program on as many runs as the one device did (XLA's CPU
     # kernels for another batch shape would round differently, ~3e-7 in float32).
