@@ -60,7 +60,9 @@ class Launch:
         self.out_path = os.path.join(env_dir["logs"], f"{self.n}.out")
         self.err_path = os.path.join(env_dir["logs"], f"{self.n}.err")
         env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", faults.ENV)}
-        env.update(PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu")
+        # one CPU device: the kill points count the slices of the one-device layout (the CLI would
+        # otherwise start one device per core and run fewer, wider slices)
+        env.update(PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="1")
         if cache:
             env.update(JAX_COMPILATION_CACHE_DIR=env_dir["cache"], JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
