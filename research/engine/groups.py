@@ -154,14 +154,14 @@ class GroupRunner:
         # measured ~2x faster for the main study's six-arm groups (one compile instead of six).
         # Arms that start alike (same network, init scheme and scale: a tuning grid's rates) are
         # drawn once: same keys, same draw.
-        starts = {}
+        start_of = {n: (repr(self.specs[n]), float(train_lib.hyper(self.arms[n]).init_scale)) for n in self.arm_names}
+        first = {}  # one arm per distinct start, the first in config order
         for n in self.arm_names:
-            starts.setdefault((repr(self.specs[n]), float(train_lib.hyper(self.arms[n]).init_scale)), n)
-        drawn = dict(zip(starts.values(), train_lib.one_shot(lambda k: [
+            first.setdefault(start_of[n], n)
+        drawn = dict(zip(first, train_lib.one_shot(lambda k: [
             jax.vmap(lambda key, s=self.specs[n], h=train_lib.hyper(self.arms[n]): self.program.init(key, h.init_scale, s))(k)
-            for n in starts.values()], keys)))
-        fresh = [drawn[starts[(repr(self.specs[n]), float(train_lib.hyper(self.arms[n]).init_scale))]]
-                 for n in self.arm_names]
+            for n in first.values()], keys)))
+        fresh = [drawn[start_of[n]] for n in self.arm_names]
         for name, carry in zip(self.arm_names, fresh):
             arm = self.arms[name]
             h = train_lib.hyper(arm)
@@ -219,7 +219,6 @@ class GroupRunner:
         self.init_hist = self._init_histograms(carry, keys, data[2])
         # per run, the split it trains on (an argument of the chunk only when there are several)
         run_splits = jnp.asarray(np.tile(self.split_of_seed, len(self.arm_names)))
-        split_arg = (lambda i: ()) if self.splits == 1 else (lambda i: (run_splits_sliced[i],))
         n_eval = self.n_eval
         trailing = dict(train_lib.METRIC_TRAILING)
         if prog.probe is not None:
@@ -243,8 +242,9 @@ class GroupRunner:
             self.phase_seconds["setup"] = time.perf_counter() - t_setup
             metrics, start_epoch = state["metrics"], int(state["epoch"])
             mesh = _mesh(self.n_dev)
-            carry, hyper, rkeys, run_splits_sliced = (self._slices(_pad(t, self.n_padded), mesh)
-                                                      for t in (state["carry"], hyper, rkeys, run_splits))
+            carry, hyper, rkeys, run_splits = (self._slices(_pad(t, self.n_padded), mesh)
+                                               for t in (state["carry"], hyper, rkeys, run_splits))
+            split_arg = [()] * self.n_slices if self.splits == 1 else [(s,) for s in run_splits]
             if start_epoch < self.epochs:
                 # Each device runs the one-device program on its per_device runs (shard_map), on a
                 # CPU over cache-sized groups with the carry updated in place (train.many). The group
@@ -262,7 +262,7 @@ class GroupRunner:
                                            carry=group is not None, mesh=mesh if mesh.size > 1 else None,
                                            donate_argnums=0)
                     compiled[segments] = chunk.lower(carry[0], hyper[0], rkeys[0], jnp.int32(0), *data,
-                                                     *split_arg(0)).compile()
+                                                     *split_arg[0]).compile()
                 self.compile_seconds = self.phase_seconds["compile"] = time.perf_counter() - t0
 
             t0 = last_saved = time.perf_counter()
@@ -274,7 +274,7 @@ class GroupRunner:
                 t_chunk = time.perf_counter()
                 for i in range(self.n_slices):
                     carry[i], m = compiled[segments](carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data,
-                                                     *split_arg(i))
+                                                     *split_arg[i])
                     lo, hi = i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs)
                     for k in metrics:
                         metrics[k][lo:hi, cols] = distributed.host(getattr(m, k))[: hi - lo]

@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 
 from research.engine import config as config_lib, experiment as experiment_lib
-from research.engine.claims import select_by_validation
+from research.engine.claims import CHANCE, select_by_validation
 
 # A study that tunes spreads these into its own PARAMS, beside its grid (whose shape is its own).
 PARAMS = {
@@ -77,6 +77,34 @@ def choose(val_acc: np.ndarray, diverged_at: np.ndarray) -> int:
     accuracy, a diverged run at chance, a rate most of whose runs diverged never chosen while another
     is left."""
     return int(select_by_validation({i: (val_acc[:, i], diverged_at[:, i]) for i in range(val_acc.shape[1])}))
+
+
+def rates(full, grids: dict, results) -> dict[str, float]:
+    """Every arm's rate: an arm with a non-empty grid in ``grids`` at the rate :func:`choose` picks from
+    its tuning runs in ``results`` (``"<arm>/tune_val_acc"``, ``"<arm>/tune_diverged_at"``), any other
+    arm at its ``train.lr``; in config order."""
+    return {n: (float(grids[n][choose(results[f"{n}/tune_val_acc"], results[f"{n}/tune_diverged_at"])])
+                if len(grids.get(n, ())) else float(full.arms[n].train.lr)) for n in full.arms}
+
+
+def finals(results, name, diverged_as: float = CHANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Arm ``name``'s tuning runs: final validation accuracy (tune seeds, rates), a diverged run at
+    ``diverged_as``, and ``diverged_at`` (tune seeds, rates)."""
+    div = results[f"{name}/tune_diverged_at"]
+    return np.where(div < 0, results[f"{name}/tune_val_acc"][..., -1], diverged_as), div
+
+
+def outcomes(full, results, grid_of) -> dict:
+    """Per tuned arm (one with tuning runs in ``results``), its grid's outcome for a summary: the rates
+    (``grid_of(name)``), the mean final validation accuracy per rate over the tuning seeds (a diverged
+    run at chance), the diverged runs per rate, and the rate chosen (:func:`rate_of`)."""
+    out = {}
+    for n in full.arms:
+        if f"{n}/tune_val_acc" in results:
+            acc, div = finals(results, n)
+            out[n] = {"lrs": [float(x) for x in grid_of(n)], "final_val_acc": acc.mean(axis=0).tolist(),
+                      "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": rate_of(full, results, n)}
+    return out
 
 
 def describe(full, results, untuned: str = "rates from the config, no tuning") -> str:

@@ -136,20 +136,8 @@ def summary(full, results) -> dict:
     final validation accuracy per rate, a diverged run at chance; diverged runs per rate)."""
     out = defaults.summary(sourced.with_target(full, results), results)
     out["rates"] = {n: engine_tuning.rate_of(full, results, n) for n in full.arms}
-    grid = [float(x) for x in results.get("tune_lrs", ())]
-    out["tuning"] = {}
-    for n in full.arms:
-        if f"{n}/tune_val_acc" not in results:
-            continue
-        acc, div = _tune_finals(results, n)
-        out["tuning"][n] = {"lrs": grid, "final_val_acc": acc.mean(axis=0).tolist(),
-                            "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": out["rates"][n]}
+    out["tuning"] = engine_tuning.outcomes(full, results, lambda n: results.get("tune_lrs", ()))
     return out
-
-
-def _tune_finals(results, name):
-    div = results[f"{name}/tune_diverged_at"]
-    return np.where(div < 0, results[f"{name}/tune_val_acc"][..., -1], CHANCE), div
 
 
 def figures(full, results, fig_dir, plt) -> list:
@@ -179,7 +167,7 @@ def _tuning_figure(full, results, tuned, fig_dir, plt):
     grid = results["tune_lrs"]
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in tuned:
-        acc, div = _tune_finals(results, name)
+        acc, div = engine_tuning.finals(results, name)
         line, = ax.plot(grid, acc.mean(axis=0), marker="o", label=f"{name} (chose {engine_tuning.rate_of(full, results, name):g})")
         ax.scatter(np.repeat(grid[None], acc.shape[0], axis=0), acc, s=8, color=line.get_color(), alpha=0.4)
         for k in np.flatnonzero((div >= 0).sum(axis=0)):

@@ -73,12 +73,8 @@ def rates(full, tuned_results: dict) -> dict[str, float]:
     of the no-BN arm's."""
     grid = [float(x) for x in full.params.tune_lrs]
     fast = dict(full.params.lr_multiples)
-    out = {}
-    for n in full.arms:
-        if n in fast:
-            continue
-        out[n] = (grid[tuning.choose(tuned_results[f"{n}/tune_val_acc"], tuned_results[f"{n}/tune_diverged_at"])]
-                  if grid else float(arm_value(full, n, "train", "lr")))
+    grids = {n: grid for n in full.arms if n not in fast}  # a fast arm's rate is its multiple, below
+    out = {n: r for n, r in tuning.rates(full, grids, tuned_results).items() if n not in fast}
     base = out.get(roles(full)["plain"])
     out.update({n: float(k) * base for n, k in fast.items() if n in full.arms})
     return out

@@ -108,8 +108,7 @@ def compute(ctx) -> dict[str, np.ndarray]:
         out[f"{name}/second_moment"] = sq
         out[f"{name}/log2_ratio"] = np.asarray(log2_ratio(sq))
     tuned = tuning.tune(ctx, grids)  # each tuned arm at every rate of its grid, on the tuning seeds
-    arm_rates = {n: (grids[n][tuning.choose(tuned[f"{n}/tune_val_acc"], tuned[f"{n}/tune_diverged_at"])]
-                     if n in grids else float(full.arms[n].train.lr)) for n in full.arms}
+    arm_rates = tuning.rates(full, grids, tuned)
     out.update(tuned)
     for n, g in grids.items():
         out[f"{n}/tune_lrs"] = np.asarray(g, np.float64)
@@ -239,12 +238,5 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
 def summary(full, results) -> dict:
     """The arm table, each arm's rate, and per tuned arm its grid's outcome on the tuning seeds (mean
     final validation accuracy per rate, a diverged run at chance; diverged runs per rate)."""
-    out = {"arms": arm_summary(full, results), "rates": {n: tuning.rate_of(full, results, n) for n in full.arms},
-           "tuning": {}}
-    for n in full.arms:
-        if f"{n}/tune_val_acc" in results:
-            div = results[f"{n}/tune_diverged_at"]
-            acc = np.where(div < 0, results[f"{n}/tune_val_acc"][..., -1], CHANCE)
-            out["tuning"][n] = {"lrs": results[f"{n}/tune_lrs"].tolist(), "final_val_acc": acc.mean(axis=0).tolist(),
-                                "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": out["rates"][n]}
-    return out
+    return {"arms": arm_summary(full, results), "rates": {n: tuning.rate_of(full, results, n) for n in full.arms},
+            "tuning": tuning.outcomes(full, results, lambda n: results[f"{n}/tune_lrs"])}

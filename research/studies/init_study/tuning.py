@@ -53,12 +53,7 @@ def check(full) -> None:
 def rates(full, results: dict) -> dict[str, float]:
     """Every arm's rate: a tuned arm's chosen from ``results`` (its ``tune_val_acc`` and
     ``tune_diverged_at``), any other arm's ``train.lr``."""
-    out = {}
-    for n in full.arms:
-        g = grid(full, n)
-        out[n] = (g[tuning.choose(results[f"{n}/tune_val_acc"], results[f"{n}/tune_diverged_at"])] if g
-                  else float(full.arms[n].train.lr))
-    return out
+    return tuning.rates(full, {n: grid(full, n) for n in full.arms}, results)
 
 
 def tune(ctx, schedules) -> dict[str, np.ndarray]:

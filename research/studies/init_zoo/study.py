@@ -147,8 +147,7 @@ def compute(ctx) -> dict[str, np.ndarray]:
                        "var_after": np.asarray(after, np.float64), "var_se": np.asarray(se, np.float64)}
 
     tuned = tuning.tune(ctx, grids, start=start)
-    arm_rates = {n: (grids[n][tuning.choose(tuned[f"{n}/tune_val_acc"], tuned[f"{n}/tune_diverged_at"])]
-                     if n in grids else float(full.arms[n].train.lr)) for n in full.arms}
+    arm_rates = tuning.rates(full, grids, tuned)
     out.update(tuned)
     out["tune_lrs"] = np.asarray([float(x) for x in p.tune_lrs], np.float64)
     out.update(ctx.train({n: tuning.with_lr(full, n, arm_rates[n]) for n in full.arms}, start=start))
@@ -390,13 +389,5 @@ def figures(full, results, fig_dir, plt) -> list[tuple[str, str]]:
 def summary(full, results) -> dict:
     """The arm table, each arm's rate, and per tuned arm the tuning grid's outcome (mean final validation
     accuracy per rate over the tuning seeds, a diverged run at chance; diverged runs per rate)."""
-    out = {"arms": arm_summary(full, results), "rates": {n: tuning.rate_of(full, results, n) for n in full.arms}}
-    grid = [float(x) for x in results.get("tune_lrs", ())]
-    out["tuning"] = {}
-    for n in full.arms:
-        if f"{n}/tune_val_acc" in results:
-            div = results[f"{n}/tune_diverged_at"]
-            acc = np.where(div < 0, results[f"{n}/tune_val_acc"][..., -1], CHANCE)
-            out["tuning"][n] = {"lrs": grid, "final_val_acc": acc.mean(axis=0).tolist(),
-                                "n_diverged": (div >= 0).sum(axis=0).tolist(), "chosen": out["rates"][n]}
-    return out
+    return {"arms": arm_summary(full, results), "rates": {n: tuning.rate_of(full, results, n) for n in full.arms},
+            "tuning": tuning.outcomes(full, results, lambda n: results.get("tune_lrs", ()))}
