@@ -49,12 +49,14 @@ from seeds_common import gemm_peak  # noqa: E402
 CONFIG = os.path.join(ROOT, "configs", "init_study.py")
 
 
-def _config(quick: bool):
+def _config(quick: bool, check: str = ""):
     from experiments.run_all import load_config
 
     c = load_config(CONFIG)
     if quick:
         c.seeds = 4
+    if check:  # train.divergence_check (research/engine/train.py): the config's own unless given
+        c.train.divergence_check = check
     return c
 
 
@@ -183,8 +185,8 @@ def torch_row(torch, config, runs_per_activation: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None) -> dict:
-    config = _config(quick)
+def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None, check: str = "") -> dict:
+    config = _config(quick, check)
     reps = 3 if quick else 5
     peak = gemm_peak(2048, reps)
     eng = engine_row(config)
@@ -206,11 +208,12 @@ def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None
            "chunks_vs_shapes": eng["flop"] / (shp["gflops"] * 1e9) / chunks,
            "engine_vs_ceiling": ideal / eng["wall_s"], "chunks_vs_ceiling": ideal / chunks,
            "engine_rate": rate, "engine_vs_torch_seq": rate / tor["rate"] if tor else None,
+           "divergence_check": config.train.divergence_check,
            "quick": quick, "device": jax.default_backend(), "jax": jax.__version__,
            "torch": getattr(sys.modules.get("torch"), "__version__", None)}
     print(f"main study ({'quick: 4 seeds' if quick else 'as configured'}), {eng['seed_steps']:,} seed-steps of "
           f"{'-'.join(map(str, eng['sizes']))} at batch {eng['batch']}, {eng['flop'] / 1e12:.2f} TFLOP dense, "
-          f"{len(eng['devices'])} device(s)")
+          f"{len(eng['devices'])} device(s), divergence checked every {config.train.divergence_check}")
     print(f"  gemm ceiling       {peak:8.1f} GFLOP/s  -> the dense work alone would take {ideal:6.1f} s")
     print(f"  dense products at the study's shapes alone {shp['gflops']:8.1f} GFLOP/s (groups of {shp['group']}): "
           f"{out['shapes_vs_ceiling']:6.1%} of the ceiling")
@@ -225,7 +228,8 @@ def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None
         print(f"  engine vs torch-seq: {out['engine_vs_torch_seq']:.2f}x")
     out_dir = out_dir or os.path.join(ROOT, "benchmarks", "results")
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, f"main-study-{jax.default_backend()}{'-quick' if quick else ''}.json")
+    tag = ("-quick" if quick else "") + (f"-{check}" if check else "")
+    path = os.path.join(out_dir, f"main-study-{jax.default_backend()}{tag}.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1, default=float)
     print(f"  -> {os.path.relpath(path, ROOT)}")
@@ -236,11 +240,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4 seeds instead of the study's 32; 1 torch run per activation")
     ap.add_argument("--torch-runs", type=int, default=0, help="torch-seq runs timed per activation (default 3)")
+    ap.add_argument("--divergence-check", choices=("step", "segment"), default="",
+                    help="train.divergence_check for the engine row (default: the config's, 'step'); "
+                         "a value given names the results file main-study-<device>-<value>.json")
     args = ap.parse_args(argv)
     from research.engine import distributed
 
     distributed.use_cpu_devices()  # as experiments.run starts JAX: one host device per core unless set
-    measure(args.quick, args.torch_runs)
+    measure(args.quick, args.torch_runs, check=args.divergence_check)
     return 0
 
 

@@ -14,6 +14,8 @@ import jax.numpy as jnp
 CACHE_BYTES = 20 * 2**20  # working set aimed at per group of runs on a CPU; on the 2-core EPYC (32 MB
 # L3) of benchmarks/seeds.py, groups of 2 wide (784-256x4-10) and 16-32 deep-narrow (10x32) runs
 # measured fastest, all runs in one vmap 20-30% slower
+RUNS_AXIS = "group_runs"  # vmap's axis name over the runs :func:`many` batches (a collective over it
+# spans one group of one device, never the mesh's devices)
 TEMP_FRACTION = 0.5  # when the runs' state is large, a group's temporaries stay within this fraction of it
 
 
@@ -61,8 +63,11 @@ def many(fn, in_axes=0, group: int | None = None, carry: bool = False, mesh=None
     ``mesh`` (a one-axis :class:`jax.sharding.Mesh`) splits the runs over its devices with
     ``shard_map``: each device runs exactly the program it would run alone on its share of the
     runs, so results do not depend on the device count.
+
+    The vmap's axis is named ``RUNS_AXIS``: ``fn`` may reduce over the runs it is batched with (the
+    training program's divergence check does, to branch once for them all).
     """
-    batched = jax.vmap(fn, in_axes=in_axes)
+    batched = jax.vmap(fn, in_axes=in_axes, axis_name=RUNS_AXIS)
     if group is None and mesh is None:
         return jax.jit(batched, **jit_kwargs)
     if group is None:

@@ -21,6 +21,10 @@ DEFAULT_STUDY = "research.engine.defaults"
 DATA_NAMES = data_lib.NAMES
 GRADS = ("autodiff", "hand")
 DTYPES = ("float32", "float64")
+# Where a run's divergence is checked: every step (the exact program of earlier releases), or once
+# per evaluation segment with the per-step check redone only for a run that fell in it (faster; the
+# same arithmetic, float32 rounded as XLA fuses it); research/engine/train.py's module docstring.
+DIVERGENCE_CHECKS = ("step", "segment")
 # Hyperparameters that may differ between arms of one compiled program: they are traced arrays,
 # one value per run. Every other model/train key is static and splits arms into programs.
 TRACED = ("lr", "l2", "init_scale")
@@ -43,7 +47,8 @@ def defaults() -> ml_collections.ConfigDict:
                   "bn_momentum": 0.9, "bn_eps": 1e-5, "parametrization": "sp", "base_width": 0},
         "train": {"optimizer": "momentum", "optimizer_kwargs": {"alpha": 0.9}, "lr": 0.05, "l2": 0.0,
                   "init_scale": 1.0, "batch_size": 64, "epochs": 5, "max_steps": 0, "evals_per_epoch": 4,
-                  "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32", "runs_per_call": 32},
+                  "loss": "softmax_ce", "grad": "autodiff", "dtype": "float32", "runs_per_call": 32,
+                  "divergence_check": "step"},
         "eval": {"target_accuracy": 0.9, "hist_seeds": 4, "hist_bins": 60},
         "params": {},  # study-specific keys, declared by the study module's PARAMS
         "arms": {},
@@ -147,6 +152,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.grad": _one_of(GRADS),
     "train.dtype": _one_of(DTYPES),
     "train.runs_per_call": _int(1),
+    "train.divergence_check": _one_of(DIVERGENCE_CHECKS),  # research/engine/train.py, module docstring
     "eval.target_accuracy": _num(0, 1, lo_open=True, hi_open=False),
     "eval.hist_seeds": _int(0),
     "eval.hist_bins": _int(2),

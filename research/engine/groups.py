@@ -51,6 +51,20 @@ def groups_of(full, names=None) -> list[tuple[str, list[str]]]:
     return out
 
 
+def layout(n_runs: int, n_dev: int, per_call: int, group: int | None) -> tuple[int, int]:
+    """``(per_device, n_slices)``: the runs each device computes per call and the number of calls
+    (slices) for ``n_runs`` runs on ``n_dev`` devices, at most ``per_call`` runs a device per call.
+    As few slices as ``per_call`` allows; within them, each device's share is the fewest ``group``s
+    of runs that cover the runs, so at most ``group - 1`` runs a device are padding (copies).
+    ``group`` None (accelerators: one vmap over a device's runs) keeps ``per_call`` runs a device,
+    so the vmap's batch shape, and with it float32 rounding, does not depend on ``n_dev``."""
+    n_slices = -(-n_runs // (per_call * n_dev))
+    if group is None:
+        return per_call, n_slices
+    need = -(-n_runs // (n_slices * n_dev))
+    return -(-need // group) * group, n_slices
+
+
 def _mesh(n: int):
     return Mesh(np.asarray(jax.devices()[:n]), ("runs",))
 
@@ -120,13 +134,17 @@ class GroupRunner:
         self.n_dev = n_dev
         # Runs go through the compiled program in slices of equal size: a slice's parameters stay
         # in cache, which measured ~1.5x the throughput of one call over a 192-run group on 2 CPU
-        # cores. Same shapes, so one compile serves all slices. Each device holds ``per_device``
-        # runs of a slice whatever the device count: XLA's kernels for another batch shape round
-        # differently (float32, ~3e-7), so this keeps 1 and N devices bitwise equal. The price:
-        # a group smaller than runs_per_call x devices pads the other devices with copies.
-        self.per_device = min(first.train.runs_per_call, self.n_runs)
+        # cores. Same shapes, so one compile serves all slices. XLA's kernels for another batch
+        # shape round differently (float32, ~3e-7), so what every device computes at once is the
+        # same whatever the device count: on a CPU a vmap over ``run_group`` runs (cache_group of
+        # runs_per_call, devices left at 1), a device's share of a slice (``per_device``) the fewest
+        # such groups that cover the runs in as few slices as runs_per_call allows, so little is
+        # padded (96 runs on 2 devices: 2 slices of 2 x 24, not of 2 x 32 with 32 copies); on an
+        # accelerator one vmap over runs_per_call runs, the rest of a slice padded with copies.
+        base = min(first.train.runs_per_call, self.n_runs)
+        self.run_group = train_lib.cache_group(self.program, base)
+        self.per_device, self.n_slices = layout(self.n_runs, n_dev, base, self.run_group)
         self.slice_size = self.per_device * n_dev
-        self.n_slices = -(-self.n_runs // self.slice_size)
         self.n_padded = self.n_slices * self.slice_size
         # evaluation segments per chunk: whole epochs, the last one partial when train.max_steps stops earlier
         self.schedule = train_lib.schedule(self.program, first.train.epochs, first.train.max_steps)
@@ -250,7 +268,7 @@ class GroupRunner:
                 # CPU over cache-sized groups with the carry updated in place (train.many). The group
                 # size leaves cache_group's devices at 1: sized by device count, it would change the
                 # batch shapes, and so the float32 rounding, between 1 and N devices.
-                group = train_lib.cache_group(prog, self.per_device)
+                group = self.run_group
                 self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {self.n_slices} slice(s) "
                          f"of {self.slice_size}" + (f", groups of {group}" if group else ""))
                 t0 = time.perf_counter()

@@ -14,12 +14,32 @@ of vmapped runs with the carry updated in place, faster and with little held bey
 A run whose loss or parameters become NaN/inf is frozen where it stood: its parameters stop
 changing, ``diverged_at`` records the step, and its later losses are NaN. Other runs in the same
 program are unaffected (vmap keeps them independent).
+
+Where that is checked (``train.divergence_check``, ``Program.check``):
+
+* ``"step"`` (the default): every step tests the loss and the new parameters and selects, per run,
+  the new state or the old one. The selects and the finiteness reduction are passes over the
+  parameters and the optimizer state that XLA:CPU does not fuse with the update (~14% of the main
+  study's step time in a profile).
+* ``"segment"``: the steps between two evaluations run unchecked; then a run that was frozen
+  before the segment is put back as it was (step counter advanced: what the per-step check keeps),
+  and a run that fell in it (a non-finite loss, or a non-finite parameter at the end) takes its
+  segment again from the start with the per-step check, so it freezes at the step it would have.
+  That is exact: a non-finite parameter entry stays non-finite under ``p + u`` (inf + finite = inf,
+  inf - inf = NaN, NaN + x = NaN), so a run whose losses and last parameters are finite had no
+  step the per-step check would have frozen. The redo is one ``cond`` for the runs of a vmap (over
+  ``RUNS_AXIS``, which :func:`many` binds), taken only when one of them fell, and the others keep
+  their unchecked results, so no run's numbers depend on the runs it is batched with.
+  It is the same arithmetic, not the same bits: without the selects XLA fuses the bias gradients'
+  batch sums with the momentum update and sums them in another order, so float32 results move at
+  rounding level (float64: ~1e-13 after 200 steps), which chaotic runs then amplify. Main study:
+  chunks ~10-15% faster (benchmarks/README.md); every claim's verdict the same.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +47,8 @@ import optax
 
 from research.lib import backprop, losses, mlp, optim, parametrization
 from research.engine import config as config_lib, keys as keys_lib
-from research.engine.batching import CACHE_BYTES, TEMP_FRACTION, cache_group, many, one_shot  # noqa: F401 (public here too)
+from research.engine.batching import (CACHE_BYTES, RUNS_AXIS, TEMP_FRACTION, cache_group, many,  # noqa: F401
+                                      one_shot)  # (public here too)
 
 
 class Hyper(NamedTuple):
@@ -79,6 +100,9 @@ class Program:
     segments: int = 0   # evaluation segments this chunk runs (0: evals_per_epoch, a whole epoch)
     # probe(params, bn_state, val_x) -> array, measured at every evaluation point (a study's hook)
     probe: Any = None
+    # where divergence is checked (config.DIVERGENCE_CHECKS): "step", or "segment" (unchecked steps,
+    # the per-step check redone for a run that fell in the segment); see the module docstring
+    check: str = "step"
 
     @property
     def steps_per_epoch(self) -> int:
@@ -109,13 +133,16 @@ class Program:
         (value, new_state), grads = jax.value_and_grad(objective, has_aux=True)(params)
         return value, grads, new_state
 
-    def step(self, carry: Carry, hyper: Hyper, x, y) -> tuple[Carry, jax.Array]:
-        """One minibatch update; frozen once non-finite."""
+    def advance(self, carry: Carry, hyper: Hyper, x, y):
+        """One minibatch's loss and updated state ``(value, params, bn_state, opt_state)``, unchecked."""
         value, grads, new_bn = self.loss_and_grads(carry.params, carry.bn_state, x, y, hyper.l2)
         updates, new_opt = self.transform(hyper.lr).update(grads, carry.opt_state, carry.params)
-        new_params = optax.apply_updates(carry.params, updates)
-        finite = jnp.isfinite(value) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(new_params)]))
+        return value, optax.apply_updates(carry.params, updates), new_bn, new_opt
+
+    def step(self, carry: Carry, hyper: Hyper, x, y) -> tuple[Carry, jax.Array]:
+        """One minibatch update; frozen once non-finite."""
+        value, new_params, new_bn, new_opt = self.advance(carry, hyper, x, y)
+        finite = jnp.isfinite(value) & _finite(new_params)
         alive = carry.diverged_at < 0
         ok = finite & alive
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
@@ -127,6 +154,35 @@ class Program:
             diverged_at=jnp.where(alive & ~finite, carry.step, carry.diverged_at),
         )
         return carry, jnp.where(ok, value, jnp.nan)
+
+    def unchecked_step(self, carry: Carry, hyper: Hyper, x, y) -> tuple[Carry, jax.Array]:
+        """One minibatch update with no divergence check: :meth:`step` for a run that stays finite."""
+        value, new_params, new_bn, new_opt = self.advance(carry, hyper, x, y)
+        return Carry(new_params, new_bn, new_opt, carry.step + 1, carry.diverged_at), value
+
+    def steps(self, step_on) -> Callable:
+        """``steps(carry, idx) -> (carry, losses)``: ``step_on(step, c, i)`` scanned over a
+        segment's minibatch indices ``idx``, divergence checked as ``self.check`` says (module
+        docstring)."""
+        per_step = lambda c, idx: jax.lax.scan(lambda c, i: step_on(self.step, c, i), c, idx)
+        if self.check == "step":
+            return per_step
+
+        def checked(c, idx):
+            out, losses = jax.lax.scan(lambda c, i: step_on(self.unchecked_step, c, i), c, idx)
+            dead = c.diverged_at >= 0
+            fell = ~dead & ~(jnp.all(jnp.isfinite(losses)) & _finite(out.params))
+            # Only a run that fell in this segment needs its steps again, checked; the batch's cond is
+            # one branch for all its runs (``_any_run``), so it runs rarely, and the other runs keep
+            # their unchecked results whatever it computed for them.
+            again, again_losses = jax.lax.cond(_any_run(fell), lambda: per_step(c, idx), lambda: (out, losses))
+            # A run frozen before the segment stays as it was: per_step would keep it, step by step.
+            frozen = c._replace(step=c.step + idx.shape[0])
+            pick = lambda a, b, f: jnp.where(dead, f, jnp.where(fell, b, a))
+            return (jax.tree.map(pick, out, again, frozen),
+                    pick(losses, again_losses, jnp.full_like(losses, jnp.nan)))
+
+        return checked
 
     def evaluate(self, params, bn_state, x, y) -> tuple[jax.Array, jax.Array]:
         """Loss and accuracy in eval mode (BatchNorm on its running statistics)."""
@@ -157,20 +213,35 @@ class Program:
             pool, rows, tables = val_x
             val_x, val_y = tables[split][pool[rows[split]]], val_y[split]
 
-        def one_step(c, idx):
+        def one_step(step, c, idx):
             if split is not None:
                 pool, rows, tables = train_x
-                return self.step(c, hyper, tables[split][pool[rows[split, idx]]], train_y[split, idx])
-            return self.step(c, hyper, train_x[idx], train_y[idx])
+                return step(c, hyper, tables[split][pool[rows[split, idx]]], train_y[split, idx])
+            return step(c, hyper, train_x[idx], train_y[idx])
+
+        train_steps = self.steps(one_step)
 
         def segment(c, idx):
-            c, step_losses = jax.lax.scan(one_step, c, idx)
+            c, step_losses = train_steps(c, idx)
             val_loss, val_acc, q = self._evaluate(c.params, c.bn_state, val_x, val_y)
             dead = c.diverged_at >= 0
             probe = None if self.probe is None else self.probe(c.params, c.bn_state, val_x)
             return c, Metrics(jnp.mean(step_losses), jnp.where(dead, jnp.nan, val_loss), val_acc, q, probe)
 
         return jax.lax.scan(segment, carry, batches)
+
+
+def _finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
+
+
+def _any_run(flag: jax.Array) -> jax.Array:
+    """Whether ``flag`` holds for any run of the vmap over ``RUNS_AXIS`` (unbatched, so a ``cond`` on
+    it stays a branch); unbatched runs, or a vmap without that axis name, answer for themselves."""
+    try:
+        return jax.lax.psum(flag.astype(jnp.int32), RUNS_AXIS) > 0
+    except NameError:  # the axis is not bound here
+        return flag
 
 
 def schedule(prog: Program, epochs: int, max_steps: int = 0) -> list[int]:
@@ -208,6 +279,7 @@ def program(arm, n_train: int, input_dim: int, num_classes: int) -> Program:
         steps_per_eval=steps_per_eval,
         evals_per_epoch=t.evals_per_epoch,
         dtype=t.dtype,
+        check=t.divergence_check,
     )
 
 
