@@ -12,7 +12,9 @@ One process, three measurements, ratios between them:
   validation passes and everything else are overhead on top of it;
 * ``shapes``: the dense products of one training step alone, at the study's layer shapes, batch and
   runner group size (forward ``x W`` per layer, ``a^T delta`` per layer, ``delta W^T`` for every layer
-  but the first), over the runner's groups of runs in one compiled scan: what the matrix shapes
+  but the first), over the runner's groups of runs and its devices (``train.many``: runs_per_call
+  runs a device, ``shard_map`` over one device per core as the runner uses them), each run on its
+  own inputs, in one compiled program: what the matrix shapes
   themselves allow on this machine, so the gap between it and the engine's chunks is the rest
   (activations, loss, optimizer, divergence freeze, gathers, evaluation), not the shapes;
 * ``torch-seq``: the user's alternative, PyTorch the usual way on the same workload: the same net
@@ -89,43 +91,49 @@ def engine_row(config) -> dict:
 
 def shapes_row(config, steps: int = 62, reps: int = 3) -> dict:
     """GFLOP/s of the dense products of ``steps`` training steps per run at the study's shapes, batch
-    and group size, every run of one arm group once (see the module docstring)."""
+    and group size, laid out over the devices as the runner lays out a slice (see the module
+    docstring)."""
     import jax.numpy as jnp
+    from jax.sharding import Mesh
 
     from research.engine import experiment, train as train_lib
 
     full = experiment.resolve(config)
     arm = next(iter(full.arms.values()))
     prog = train_lib.program(arm, 4000, full.input_dim, full.num_classes)
-    # the runner's slice: runs_per_call runs of one group of arms, in cache-sized groups
-    runs = min(arm.train.runs_per_call, full.seeds * len(full.arms))
-    group = train_lib.cache_group(prog, runs) or runs
+    # the runner's slice: runs_per_call runs a device, in cache-sized groups, one block per device
+    per_device = min(arm.train.runs_per_call, full.seeds * len(full.arms))
+    group = train_lib.cache_group(prog, per_device) or per_device
+    devices = jax.devices()
+    runs = per_device * len(devices)
     sizes, batch = prog.spec.sizes, prog.batch_size
     ws = [jnp.full((runs, a, b), 0.01, jnp.float32) for a, b in zip(sizes[:-1], sizes[1:])]
     xs = jax.random.normal(jax.random.key(0), (steps, batch, sizes[0]), jnp.float32)
+    scale = jnp.linspace(1.0, 2.0, runs, dtype=jnp.float32)
 
-    def one_group(i, total):
-        w = [jax.lax.dynamic_slice_in_dim(a, i * group, group) for a in ws]
-
+    def one_run(w, s, xs):
         def step(acc, x):
-            acts = [jnp.broadcast_to(x, (group, *x.shape))]
+            acts = [x * s]  # a run's own inputs, as in training (no product shared between runs)
             for wl in w:
-                acts.append(jnp.einsum("gbi,gio->gbo", acts[-1], wl))
+                acts.append(acts[-1] @ wl)
             delta = acts[-1]
             for layer in range(len(w) - 1, -1, -1):
-                acc = acc + jnp.einsum("gbi,gbo->gio", acts[layer], delta).sum()
+                acc = acc + (acts[layer].T @ delta).sum()
                 if layer:
-                    delta = jnp.einsum("gbo,gio->gbi", delta, w[layer])
+                    delta = delta @ w[layer].T
             return acc, None
 
-        return total + jax.lax.scan(step, 0.0, xs)[0]
+        return jax.lax.scan(step, jnp.float32(0.0), xs)[0]
 
-    fn = jax.jit(lambda: jax.lax.fori_loop(0, runs // group, one_group, 0.0)).lower().compile()
-    fn().block_until_ready()
-    best = min(_timed(fn) for _ in range(reps))
+    mesh = Mesh(np.asarray(devices), ("runs",)) if len(devices) > 1 else None
+    prog_fn = train_lib.many(one_run, in_axes=(0, 0, None), group=group, mesh=mesh)
+    fn = prog_fn.lower(ws, scale, xs).compile()
+    call = lambda: fn(ws, scale, xs)
+    call().block_until_ready()
+    best = min(_timed(call) for _ in range(reps))
     weights = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
     flop = runs * steps * 2 * batch * (2 * sum(weights) + sum(weights[1:]))
-    return {"gflops": flop / best / 1e9, "group": group, "runs": runs, "steps": steps}
+    return {"gflops": flop / best / 1e9, "group": group, "runs": runs, "steps": steps, "devices": len(devices)}
 
 
 def _timed(fn) -> float:
@@ -215,7 +223,7 @@ def measure(quick: bool = False, torch_runs: int = 0, out_dir: str | None = None
           f"{'-'.join(map(str, eng['sizes']))} at batch {eng['batch']}, {eng['flop'] / 1e12:.2f} TFLOP dense, "
           f"{len(eng['devices'])} device(s), divergence checked every {config.train.divergence_check}")
     print(f"  gemm ceiling       {peak:8.1f} GFLOP/s  -> the dense work alone would take {ideal:6.1f} s")
-    print(f"  dense products at the study's shapes alone {shp['gflops']:8.1f} GFLOP/s (groups of {shp['group']}): "
+    print(f"  dense products at the study's shapes alone {shp['gflops']:8.1f} GFLOP/s (groups of {shp['group']}, {shp['devices']} device(s)): "
           f"{out['shapes_vs_ceiling']:6.1%} of the ceiling")
     print(f"  engine end to end  {eng['wall_s']:8.1f} s         {rate:8.0f} seed-steps/s  "
           f"{out['engine_vs_ceiling']:6.1%} of the ceiling")
