@@ -306,7 +306,7 @@ from research.engine import runner
 print(len(jax.devices()))
 c = tiny_config(runs_per_call=2)  # blocks of 2 runs: groups of 3 and 6 runs span 2 and 3 of the 4 devices
 full = runner.experiment_lib.resolve(c)
-print(" ".join(str(g.n_dev) for g in runner.Context(full, runner.config_lib.study_of(full), "unused").runners()))
+print(" ".join(str(g.plan.n_dev) for g in runner.Context(full, runner.config_lib.study_of(full), "unused").runners()))
 runner.run(c, {workdir!r}, progress=False, log=lambda *_: None)
 """
 

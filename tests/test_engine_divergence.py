@@ -4,7 +4,7 @@
 fell in it: such a run freezes at the step, and with the bits, the per-step program gives it; a run
 frozen earlier stays exactly as it was; a healthy run's numbers do not depend on the runs batched
 with it; in float64 the two checks agree to rounding (the same arithmetic); and the redo is one
-branch for the batch (a ``cond`` in the program, not both branches computed). ``layout`` pads a
+branch for the batch (a ``cond`` in the program, not both branches computed). ``placement.layout`` pads a
 device's share of the runs to whole cache groups only.
 """
 
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from research.engine import config as config_lib, groups, train
+from research.engine import config as config_lib, placement, train
 from tests.test_engine import _dataset, tiny_config
 
 AXES = (0, 0, 0, None, None, None, None, None)
@@ -146,7 +146,7 @@ def test_a_bad_divergence_check_is_refused_naming_what_is_accepted():
     (96, 2, 32, None, (32, 2)),  # accelerators: one vmap of per_call runs whatever the devices
 ])
 def test_layout_pads_a_devices_share_to_whole_groups_only(n_runs, n_dev, per_call, group, expect):
-    per_device, n_slices = groups.layout(n_runs, n_dev, per_call, group)
+    per_device, n_slices = placement.layout(n_runs, n_dev, per_call, group)
     assert (per_device, n_slices) == expect
     assert per_device * n_dev * n_slices >= n_runs
     if group:

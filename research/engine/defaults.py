@@ -106,7 +106,7 @@ def init_histograms(full, results, fig_dir, plt, groups: dict) -> list[tuple[str
             stds = results[f"{name}/init_act_std"].mean(axis=0)
             for l in range(n_layers):
                 ax = axes[i, l]
-                ax.hist(samples[:, l].ravel(), bins=full.eval.hist_bins, color="C0")
+                ax.hist(samples[:, l].ravel(), bins=full.eval.hist_bins, color="C0", histtype="stepfilled")  # one polygon, not a patch a bin
                 ax.set_yticks([])
                 ax.set_title(f"layer {l + 1}  std {stds[l]:.2g}", fontsize=8)
                 if l == 0:

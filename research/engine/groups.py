@@ -21,9 +21,9 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research.engine import checkpoints, data as data_lib, distributed, faults, files, keys as keys_lib, train as train_lib
+from research.engine import (checkpoints, data as data_lib, distributed, faults, files, keys as keys_lib, placement,
+                             train as train_lib)
 from research.lib import probes
 
 HIST_SAMPLES = probes.HIST  # post-activation values kept per layer and seed at init
@@ -49,37 +49,6 @@ def groups_of(full, names=None) -> list[tuple[str, list[str]]]:
         digest = hashlib.sha1((key + repr(names)).encode()).hexdigest()[:8]
         out.append((f"g{i}-{digest}", names))
     return out
-
-
-def layout(n_runs: int, n_dev: int, per_call: int, group: int | None) -> tuple[int, int]:
-    """``(per_device, n_slices)``: the runs each device computes per call and the number of calls
-    (slices) for ``n_runs`` runs on ``n_dev`` devices, at most ``per_call`` runs a device per call.
-    As few slices as ``per_call`` allows; within them, each device's share is the fewest ``group``s
-    of runs that cover the runs, so at most ``group - 1`` runs a device are padding (copies).
-    ``group`` None (accelerators: one vmap over a device's runs) keeps ``per_call`` runs a device,
-    so the vmap's batch shape, and with it float32 rounding, does not depend on ``n_dev``."""
-    n_slices = -(-n_runs // (per_call * n_dev))
-    if group is None:
-        return per_call, n_slices
-    need = -(-n_runs // (n_slices * n_dev))
-    return -(-need // group) * group, n_slices
-
-
-def _mesh(n: int):
-    return Mesh(np.asarray(jax.devices()[:n]), ("runs",))
-
-
-def _shard(tree, mesh):
-    runs = NamedSharding(mesh, P("runs"))
-    return jax.tree.map(lambda a: distributed.put(a, runs), tree)
-
-
-def _pad(tree, total: int):
-    """Repeat the first run until the leading axis is ``total`` long (devices must divide it)."""
-    def pad(a):
-        extra = total - a.shape[0]
-        return a if extra == 0 else jnp.concatenate([a, jnp.repeat(a[:1], extra, axis=0)])
-    return jax.tree.map(pad, tree)
 
 
 def unit_spread(params) -> np.ndarray:
@@ -126,26 +95,10 @@ class GroupRunner:
         self.seeds = full.seeds
         self.n_runs = len(arm_names) * self.seeds
         self.split_of_seed = data_lib.split_of_seeds(self.seeds, self.splits)
-        n_dev = len(jax.devices())
-        # One process: a group of fewer blocks of runs than devices runs on as many devices as it has
-        # blocks (no device computes padding only). Several processes: every device takes part.
-        if jax.process_count() == 1:
-            n_dev = min(n_dev, -(-self.n_runs // min(first.train.runs_per_call, self.n_runs)))
-        self.n_dev = n_dev
-        # Runs go through the compiled program in slices of equal size: a slice's parameters stay
-        # in cache, which measured ~1.5x the throughput of one call over a 192-run group on 2 CPU
-        # cores. Same shapes, so one compile serves all slices. XLA's kernels for another batch
-        # shape round differently (float32, ~3e-7), so what every device computes at once is the
-        # same whatever the device count: on a CPU a vmap over ``run_group`` runs (cache_group of
-        # runs_per_call, devices left at 1), a device's share of a slice (``per_device``) the fewest
-        # such groups that cover the runs in as few slices as runs_per_call allows, so little is
-        # padded (96 runs on 2 devices: 2 slices of 2 x 24, not of 2 x 32 with 32 copies); on an
-        # accelerator one vmap over runs_per_call runs, the rest of a slice padded with copies.
-        base = min(first.train.runs_per_call, self.n_runs)
-        self.run_group = train_lib.cache_group(self.program, base)
-        self.per_device, self.n_slices = layout(self.n_runs, n_dev, base, self.run_group)
-        self.slice_size = self.per_device * n_dev
-        self.n_padded = self.n_slices * self.slice_size
+        # devices, slices and padding (research/engine/placement.py); the vmap size on a CPU is the
+        # cache group of runs_per_call runs, whatever the device count
+        self.plan = placement.plan(self.n_runs, first.train.runs_per_call,
+                                   train_lib.cache_group(self.program, min(first.train.runs_per_call, self.n_runs)))
         # evaluation segments per chunk: whole epochs, the last one partial when train.max_steps stops earlier
         self.schedule = train_lib.schedule(self.program, first.train.epochs, first.train.max_steps)
         self.epochs = len(self.schedule)
@@ -259,18 +212,19 @@ class GroupRunner:
             state = distributed.broadcast(restored if main else state)
             self.phase_seconds["setup"] = time.perf_counter() - t_setup
             metrics, start_epoch = state["metrics"], int(state["epoch"])
-            mesh = _mesh(self.n_dev)
-            carry, hyper, rkeys, run_splits = (self._slices(_pad(t, self.n_padded), mesh)
+            plan = self.plan
+            mesh = placement.mesh(plan.n_dev)
+            carry, hyper, rkeys, run_splits = (placement.slices(plan, t, mesh)
                                                for t in (state["carry"], hyper, rkeys, run_splits))
-            split_arg = [()] * self.n_slices if self.splits == 1 else [(s,) for s in run_splits]
+            split_arg = [()] * plan.n_slices if self.splits == 1 else [(s,) for s in run_splits]
             if start_epoch < self.epochs:
                 # Each device runs the one-device program on its per_device runs (shard_map), on a
                 # CPU over cache-sized groups with the carry updated in place (train.many). The group
                 # size leaves cache_group's devices at 1: sized by device count, it would change the
                 # batch shapes, and so the float32 rounding, between 1 and N devices.
-                group = self.run_group
-                self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {self.n_slices} slice(s) "
-                         f"of {self.slice_size}" + (f", groups of {group}" if group else ""))
+                group = plan.group
+                self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {plan.n_slices} slice(s) "
+                         f"of {plan.slice_size}" + (f", groups of {group}" if group else ""))
                 t0 = time.perf_counter()
                 compiled = {}  # by segments per chunk: whole epochs, and a partial last one if any
                 for segments in sorted(set(self.schedule[start_epoch:])):
@@ -290,12 +244,12 @@ class GroupRunner:
                 first_col = sum(self.schedule[:epoch])
                 cols = slice(first_col, first_col + segments)
                 t_chunk = time.perf_counter()
-                for i in range(self.n_slices):
+                for i in range(plan.n_slices):
                     carry[i], m = compiled[segments](carry[i], hyper[i], rkeys[i], jnp.int32(epoch), *data,
                                                      *split_arg[i])
-                    lo, hi = i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs)
+                    rows = plan.rows(i)
                     for k in metrics:
-                        metrics[k][lo:hi, cols] = distributed.host(getattr(m, k))[: hi - lo]
+                        metrics[k][rows, cols] = distributed.host(getattr(m, k))[: rows.stop - rows.start]
                     faults.point("slice")
                 self.chunk_seconds[epoch] = time.perf_counter() - t_chunk  # np.asarray above waited
                 if time.perf_counter() - last_saved >= self.checkpoint_seconds:
@@ -343,10 +297,6 @@ class GroupRunner:
     def _host(self, carry_slices):
         """The group's carry as host arrays of n_runs rows, from the device slices."""
         return jax.tree.map(lambda *a: np.concatenate([distributed.host(x) for x in a])[: self.n_runs], *carry_slices)
-
-    def _slices(self, tree, mesh) -> list:
-        size = self.slice_size
-        return [_shard(jax.tree.map(lambda a: a[i * size:(i + 1) * size], tree), mesh) for i in range(self.n_slices)]
 
     def _test(self, test_eval, params, bn, x, y):
         """Test loss and accuracy per seed; with resampled splits each seed on its own split's test
