@@ -152,3 +152,25 @@ def test_layout_pads_a_devices_share_to_whole_groups_only(n_runs, n_dev, per_cal
     if group:
         assert per_device % group == 0 and per_device <= per_call
         assert (per_device - group) * n_dev * n_slices < n_runs  # one group fewer would not cover them
+
+
+def test_a_workdir_saved_before_divergence_check_existed_is_the_same_config_at_step(tmp_path):
+    """config.LATER_KEYS: a config.json saved without ``train.divergence_check`` (runs made before
+    the key existed, which checked every step) is the same config as today's default, and its group
+    ids are unchanged, so such a workdir resumes; at "segment" it is another config and program."""
+    from research.engine import experiment, files, groups, workdir
+
+    full = experiment.resolve(tiny_config())
+    saved = full.to_dict()
+    del saved["train"]["divergence_check"]
+    files.write_json(str(tmp_path / "config.json"), files.as_json(saved))
+    workdir.claim(full, str(tmp_path), overwrite=False)  # accepted: the same config
+    assert "divergence_check" in files.read_json(str(tmp_path / "config.json"))["train"]
+
+    segment = experiment.resolve(tiny_config(divergence_check="segment"))
+    with pytest.raises(workdir.WorkdirError, match="different config"):
+        workdir.claim(segment, str(tmp_path), overwrite=False)
+    ids = lambda f: [g for g, _ in groups.groups_of(f)]
+    assert all("divergence_check" not in arm.static_key for arm in full.arms.values())
+    assert all("'divergence_check', 'segment'" in arm.static_key for arm in segment.arms.values())
+    assert ids(full) != ids(segment)

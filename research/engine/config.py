@@ -25,6 +25,11 @@ DTYPES = ("float32", "float64")
 # per evaluation segment with the per-step check redone only for a run that fell in it (faster; the
 # same arithmetic, float32 rounded as XLA fuses it); research/engine/train.py's module docstring.
 DIVERGENCE_CHECKS = ("step", "segment")
+# Keys added to the defaults after runs were saved without them, with the value that gives the
+# program those runs had. At that value a key is left out of an arm's static key (so group ids, and
+# the results and checkpoints saved under them, stay what they were) and out of the workdir's
+# config comparison (so a workdir saved before the key existed resumes).
+LATER_KEYS = {"train.divergence_check": "step"}
 # Hyperparameters that may differ between arms of one compiled program: they are traced arrays,
 # one value per run. Every other model/train key is static and splits arms into programs.
 TRACED = ("lr", "l2", "init_scale")
@@ -307,5 +312,23 @@ def static_key(arm: ml_collections.ConfigDict) -> str:
     """Everything of an arm that shapes its compiled program (all but the traced hyperparameters
     and the init scheme, which runs outside the program). Arms with equal keys share a program."""
     m = {k: plain(v) for k, v in arm.model.items() if k not in ("weight_init", "weight_init_kwargs", "bias_init")}
-    t = {k: plain(v) for k, v in arm.train.items() if k not in TRACED}
+    t = {k: plain(v) for k, v in arm.train.items() if k not in TRACED and not _earlier(f"train.{k}", v)}
     return repr((sorted(m.items()), sorted(t.items())))
+
+
+def _earlier(key: str, value: Any) -> bool:
+    return key in LATER_KEYS and plain(value) == LATER_KEYS[key]
+
+
+def without_later_keys(merged: dict) -> dict:
+    """A merged config as plain data (``config.json``) without the ``LATER_KEYS`` that hold their
+    earlier value, in its sections and in every arm's overrides: what a config saved before those
+    keys existed holds."""
+    def strip(sections: dict) -> dict:
+        return {name: ({k: v for k, v in sec.items() if not _earlier(f"{name}.{k}", v)} if isinstance(sec, dict) else sec)
+                for name, sec in sections.items()}
+
+    out = strip(merged)
+    if isinstance(out.get("arms"), dict):
+        out["arms"] = {a: (strip(o) if isinstance(o, dict) else o) for a, o in out["arms"].items()}
+    return out

@@ -17,7 +17,7 @@ import time
 
 import jax
 
-from research.engine import files
+from research.engine import config as config_lib, files
 
 
 class WorkdirError(ValueError):
@@ -54,7 +54,8 @@ def claim(full, workdir: str, overwrite: bool) -> None:
     config_json = files.as_json(full.to_dict())
     cfg_path = os.path.join(workdir, "config.json")
     if os.path.exists(cfg_path) and not overwrite:
-        if files.read_json(cfg_path) != config_json:
+        # keys added since (config.LATER_KEYS) at their earlier value are the config it was saved with
+        if config_lib.without_later_keys(files.read_json(cfg_path)) != config_lib.without_later_keys(config_json):
             raise WorkdirError(f"workdir {workdir} holds a run of a different config; "
                                f"accepted: the same config, another --workdir, or --overwrite")
     elif os.path.exists(cfg_path) and overwrite:
