@@ -94,9 +94,8 @@ def shapes_row(config, steps: int = 62, reps: int = 3) -> dict:
     and group size, laid out over the devices as the runner lays out a slice (see the module
     docstring)."""
     import jax.numpy as jnp
-    from jax.sharding import Mesh
 
-    from research.engine import experiment, train as train_lib
+    from research.engine import experiment, placement, train as train_lib
 
     full = experiment.resolve(config)
     arm = next(iter(full.arms.values()))
@@ -125,7 +124,7 @@ def shapes_row(config, steps: int = 62, reps: int = 3) -> dict:
 
         return jax.lax.scan(step, jnp.float32(0.0), xs)[0]
 
-    mesh = Mesh(np.asarray(devices), ("runs",)) if len(devices) > 1 else None
+    mesh = placement.mesh(len(devices)) if len(devices) > 1 else None  # the runner's mesh
     prog_fn = train_lib.many(one_run, in_axes=(0, 0, None), group=group, mesh=mesh)
     fn = prog_fn.lower(ws, scale, xs).compile()
     call = lambda: fn(ws, scale, xs)

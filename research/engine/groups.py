@@ -95,10 +95,8 @@ class GroupRunner:
         self.seeds = full.seeds
         self.n_runs = len(arm_names) * self.seeds
         self.split_of_seed = data_lib.split_of_seeds(self.seeds, self.splits)
-        # devices, slices and padding (research/engine/placement.py); the vmap size on a CPU is the
-        # cache group of runs_per_call runs, whatever the device count
-        self.plan = placement.plan(self.n_runs, first.train.runs_per_call,
-                                   train_lib.cache_group(self.program, min(first.train.runs_per_call, self.n_runs)))
+        # devices, slices and padding (research/engine/placement.py)
+        self.plan = placement.plan(self.program, self.n_runs, first.train.runs_per_call)
         # evaluation segments per chunk: whole epochs, the last one partial when train.max_steps stops earlier
         self.schedule = train_lib.schedule(self.program, first.train.epochs, first.train.max_steps)
         self.epochs = len(self.schedule)
@@ -219,9 +217,8 @@ class GroupRunner:
             split_arg = [()] * plan.n_slices if self.splits == 1 else [(s,) for s in run_splits]
             if start_epoch < self.epochs:
                 # Each device runs the one-device program on its per_device runs (shard_map), on a
-                # CPU over cache-sized groups with the carry updated in place (train.many). The group
-                # size leaves cache_group's devices at 1: sized by device count, it would change the
-                # batch shapes, and so the float32 rounding, between 1 and N devices.
+                # CPU over cache-sized groups with the carry updated in place (train.many); the group
+                # size does not depend on the device count (placement.plan).
                 group = plan.group
                 self.log(f"[{self.gid}] compiling: {self.n_runs} runs in {plan.n_slices} slice(s) "
                          f"of {plan.slice_size}" + (f", groups of {group}" if group else ""))

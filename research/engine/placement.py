@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from research.engine import distributed
+from research.engine import batching, distributed
 
 AXIS = "runs"  # the mesh's axis over runs
 
@@ -61,12 +61,15 @@ class Plan:
         return slice(i * self.slice_size, min((i + 1) * self.slice_size, self.n_runs))
 
 
-def plan(n_runs: int, runs_per_call: int, group: int | None) -> Plan:
-    """The group's :class:`Plan` on this process's view of the devices. ``group``: the cache group
-    for ``min(runs_per_call, n_runs)`` runs (``train.cache_group``), None on accelerators. One
-    process: a group of fewer blocks of runs than devices runs on as many devices as it has blocks
-    (no device computes padding only). Several processes: every device takes part."""
+def plan(prog, n_runs: int, runs_per_call: int) -> Plan:
+    """The :class:`Plan` of a group of ``n_runs`` runs of the training program ``prog`` on this
+    process's view of the devices. Its vmap size is the cache group of ``min(runs_per_call,
+    n_runs)`` runs (``batching.cache_group`` with its devices left at 1; None on accelerators), so
+    it does not depend on the device count. One process: a group of fewer blocks of runs than
+    devices runs on as many devices as it has blocks (no device computes padding only). Several
+    processes: every device takes part."""
     base = min(runs_per_call, n_runs)
+    group = batching.cache_group(prog, base)
     n_dev = len(jax.devices())
     if jax.process_count() == 1:
         n_dev = min(n_dev, -(-n_runs // base))

@@ -33,7 +33,7 @@ Where that is checked (``train.divergence_check``, ``Program.check``):
   It is the same arithmetic, not the same bits: without the selects XLA fuses the bias gradients'
   batch sums with the momentum update and sums them in another order, so float32 results move at
   rounding level (float64: ~1e-13 after 200 steps), which chaotic runs then amplify. Main study:
-  chunks ~10-15% faster (benchmarks/README.md); every claim's verdict the same.
+  chunks 6% faster end to end (194.0 -> 182.7 s; benchmarks/README.md); every claim's verdict the same.
 """
 
 from __future__ import annotations
